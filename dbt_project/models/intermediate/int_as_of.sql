@@ -1,0 +1,10 @@
+-- The build's as-of instant: nothing after it is counted (METRICS.md conventions).
+with build as (
+    select * from {{ source('raw', 'build_info') }}
+),
+
+final as (
+    select as_of, built_at from build
+)
+
+select * from final

@@ -1,0 +1,96 @@
+-- Defects known at the as-of, with release attribution and time to detect / resolve.
+with defects as (
+    select * from {{ ref('stg_exports__defects') }}
+),
+
+as_of as (
+    select as_of from {{ ref('int_as_of') }}
+),
+
+deployments as (
+    select * from {{ ref('int_deployments') }}
+    where served
+),
+
+-- Ties on finished_at break on started_at, then deployment_id (settled detail 3):
+-- keep the latest deployment per (service, environment, instant) so the as-of
+-- join below has one candidate per instant.
+latest_per_instant as (
+    select service, environment, finished_at, release, deployment_id
+    from deployments
+    qualify row_number() over (
+        partition by service, environment, finished_at
+        order by started_at desc nulls last, deployment_id desc
+    ) = 1
+),
+
+first_served as (
+    select service, release, environment, min(finished_at) as first_finished_at
+    from deployments
+    group by service, release, environment
+),
+
+known as (
+    select
+        d.*,
+        case when d.resolved_at <= a.as_of then d.resolved_at end as resolved_at_as_of,
+        coalesce(d.resolution = 'duplicate', false) as is_duplicate,
+    from defects as d
+    cross join as_of as a
+    where d.created_at <= a.as_of
+),
+
+-- Fallback attribution: the release of the latest served deployment of the
+-- defect's service to its environment finished at or before created_at.
+fallback as (
+    select k.defect_id, l.release, l.deployment_id
+    from known as k
+    asof inner join latest_per_instant as l
+        on k.service = l.service
+        and k.environment = l.environment
+        and k.created_at >= l.finished_at
+    where k.found_in_release is null
+),
+
+attributed as (
+    select
+        k.*,
+        coalesce(k.found_in_release, f.release) as attributed_release,
+        case
+            when k.found_in_release is not null then 'found_in_release'
+            when f.release is not null then 'deployment'
+            else 'unattributed'
+        end as attribution_method,
+        f.deployment_id as attributed_deployment_id,
+    from known as k
+    left join fallback as f on k.defect_id = f.defect_id
+),
+
+timed as (
+    select
+        a.*,
+        fs.first_finished_at as release_reached_environment_at,
+        {{ hours_between('fs.first_finished_at', 'a.created_at') }} as ttd_hours_raw,
+        case
+            when a.resolution = 'fixed' and a.resolved_at_as_of is not null
+                then {{ hours_between('a.created_at', 'a.resolved_at_as_of') }}
+        end as ttr_hours,
+    from attributed as a
+    left join first_served as fs
+        on a.service = fs.service
+        and a.attributed_release = fs.release
+        and a.environment = fs.environment
+),
+
+final as (
+    select
+        * exclude (ttd_hours_raw),
+        case when ttd_hours_raw >= 0 then ttd_hours_raw end as ttd_hours,
+        ttd_hours_raw is null as ttd_not_measurable,
+        ttd_hours_raw < 0 as ttd_negative,
+        environment in ('dev', 'ci', 'test', 'staging') as is_pre_release,
+        environment = 'production' as is_escaped,
+    from timed
+)
+
+select * from final

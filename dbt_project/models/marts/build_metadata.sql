@@ -1,0 +1,10 @@
+-- One row: the as-of this warehouse describes and when it was built.
+with build as (
+    select * from {{ source('raw', 'build_info') }}
+),
+
+final as (
+    select as_of, built_at, policy_sha256 from build
+)
+
+select * from final

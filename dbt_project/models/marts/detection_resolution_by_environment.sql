@@ -1,0 +1,63 @@
+-- METRICS.md "Time to detect and time to resolve" and settled detail 7.
+with defects as (
+    select * from {{ ref('int_defects') }}
+    where not is_duplicate
+),
+
+incidents as (
+    select * from {{ ref('int_incidents') }}
+),
+
+records as (
+    select
+        'defect' as record_type, environment, severity,
+        ttd_hours, ttd_not_measurable, ttr_hours,
+    from defects
+    union all
+    select
+        'incident' as record_type, environment, severity,
+        ttd_hours, ttd_not_measurable, ttr_hours,
+    from incidents
+),
+
+cube as (
+    select
+        record_type,
+        case when grouping(environment) = 1 then 'ALL' else environment end as environment,
+        case when grouping(severity) = 1 then 'ALL' else severity end as severity,
+        count(ttd_hours) as n_detect,
+        avg(ttd_hours) as mttd_hours,
+        {{ percentile_cont('ttd_hours', 0.5) }} as median_ttd_hours,
+        {{ percentile_cont('ttd_hours', 0.9) }} as p90_ttd_hours,
+        count(ttr_hours) as n_resolve,
+        avg(ttr_hours) as mttr_hours,
+        {{ percentile_cont('ttr_hours', 0.5) }} as median_ttr_hours,
+        {{ percentile_cont('ttr_hours', 0.9) }} as p90_ttr_hours,
+        count(*) filter (where ttd_not_measurable) as n_not_measurable,
+    from records
+    group by grouping sets (
+        (record_type, environment, severity),
+        (record_type, environment),
+        (record_type, severity),
+        (record_type)
+    )
+),
+
+final as (
+    select
+        record_type,
+        environment,
+        severity,
+        cast(n_detect as bigint) as n_detect,
+        mttd_hours,
+        median_ttd_hours,
+        p90_ttd_hours,
+        cast(n_resolve as bigint) as n_resolve,
+        mttr_hours,
+        median_ttr_hours,
+        p90_ttr_hours,
+        cast(n_not_measurable as bigint) as n_not_measurable,
+    from cube
+)
+
+select * from final

@@ -1,0 +1,34 @@
+-- One row per incident detected at or before the as-of, with its attribution.
+with incidents as (
+    select * from {{ ref('int_incidents') }}
+),
+
+final as (
+    select
+        incident_id,
+        title,
+        severity,
+        severity_raw,
+        service,
+        environment,
+        impact_started_at,
+        detected_at,
+        acknowledged_at,
+        resolved_at_as_of as resolved_at,
+        resolved_at_as_of is null as is_open,
+        deployment_id,
+        attributed_deployment_id,
+        attributed_release,
+        attribution_method,
+        linked_defect_ids,
+        postmortem_link,
+        ttd_hours,
+        ttd_negative,
+        ttr_hours,
+        tta_hours,
+        source_file,
+        source_row,
+    from incidents
+)
+
+select * from final

@@ -1,0 +1,30 @@
+with deployments as (
+    select * from {{ source('raw', 'deployments') }}
+),
+
+vocabulary as (
+    select * from {{ ref('stg_exports__vocabulary') }}
+),
+
+mapped as (
+    select
+        {{ text('d.deployment_id') }} as deployment_id,
+        {{ text('d.service') }} as service,
+        {{ text('d.release') }} as release,
+        coalesce(env.canonical, trim(d.environment)) as environment,
+        coalesce(lower({{ text('d.segment') }}), 'full') as segment,
+        d.started_at,
+        d.finished_at,
+        -- canonical statuses: succeeded | failed | rolled_back (spelling variants tolerated)
+        replace(replace(lower({{ text('d.status') }}), '-', '_'), ' ', '_') as status,
+        {{ text('d.commit_sha') }} as commit_sha,
+        coalesce(d.is_hotfix, false) as is_hotfix,
+        {{ text('d.rollback_of') }} as rollback_of,
+        d.source_file,
+        d.source_row,
+    from deployments as d
+    left join vocabulary as env
+        on env.vocabulary = 'environment' and env.match_key = {{ match_key('d.environment') }}
+)
+
+select * from mapped

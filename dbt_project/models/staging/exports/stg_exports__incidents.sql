@@ -1,0 +1,41 @@
+with incidents as (
+    select * from {{ source('raw', 'incidents') }}
+),
+
+settings as (
+    select * from {{ source('raw', 'policy_settings') }}
+),
+
+vocabulary as (
+    select * from {{ ref('stg_exports__vocabulary') }}
+),
+
+mapped as (
+    select
+        {{ text('i.incident_id') }} as incident_id,
+        {{ mask_pii('i.title') }} as title,
+        coalesce(sev.canonical, s.unmapped_severity) as severity,
+        {{ text('i.severity') }} as severity_raw,
+        {{ text('i.service') }} as service,
+        case
+            when {{ text('i.environment') }} is null then s.default_incident_environment
+            else coalesce(env.canonical, trim(i.environment))
+        end as environment,
+        i.impact_started_at,
+        i.detected_at,
+        i.acknowledged_at,
+        i.resolved_at,
+        {{ text('i.deployment_id') }} as deployment_id,
+        {{ text('i.linked_defect_ids') }} as linked_defect_ids,
+        {{ text('i.postmortem_link') }} as postmortem_link,
+        i.source_file,
+        i.source_row,
+    from incidents as i
+    cross join settings as s
+    left join vocabulary as sev
+        on sev.vocabulary = 'severity' and sev.match_key = {{ match_key('i.severity') }}
+    left join vocabulary as env
+        on env.vocabulary = 'environment' and env.match_key = {{ match_key('i.environment') }}
+)
+
+select * from mapped

@@ -1,0 +1,142 @@
+"""The canonical model: the six entities of CONTRACT.md section 1 and their columns.
+
+Every adapter produces rows of these entities; the canonical CSV is their
+lingua franca. Column names and types here are the `raw` schema's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ColumnType = Literal["text", "timestamp", "int", "bool"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: ColumnType = "text"
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str  # also the raw table name and the canonical file stem
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    # (later, earlier) timestamp pairs where later < earlier quarantines the row
+    ordered: tuple[tuple[str, str], ...] = ()
+    non_negative: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+def _cols(spec: str, types: dict[str, ColumnType], required: set[str]) -> tuple[Column, ...]:
+    return tuple(
+        Column(name, types.get(name, "text"), name in required)
+        for name in (part.strip() for part in spec.split(","))
+    )
+
+
+DEFECTS = Entity(
+    "defects",
+    _cols(
+        "defect_id, title, description, severity, status, resolution, type, service, component, "
+        "team, assignee, environment, found_in_release, fixed_in_release, created_at, resolved_at, "
+        "users_affected, has_workaround, stack_trace, labels, duplicate_of, deferral_rationale, "
+        "rca_link, segment, url",
+        {"created_at": "timestamp", "resolved_at": "timestamp", "users_affected": "int", "has_workaround": "bool"},
+        {"defect_id", "title", "created_at"},
+    ),
+    key=("defect_id",),
+    ordered=(("resolved_at", "created_at"),),
+    non_negative=("users_affected",),
+)
+
+DEFECT_STATUS_HISTORY = Entity(
+    "defect_status_history",
+    _cols(
+        "defect_id, changed_at, from_status, to_status, actor",
+        {"changed_at": "timestamp"},
+        {"defect_id", "changed_at", "to_status"},
+    ),
+    key=("defect_id", "changed_at", "from_status", "to_status"),
+)
+
+DEPLOYMENTS = Entity(
+    "deployments",
+    _cols(
+        "deployment_id, service, release, environment, segment, started_at, finished_at, status, "
+        "commit_sha, is_hotfix, rollback_of",
+        {"started_at": "timestamp", "finished_at": "timestamp", "is_hotfix": "bool"},
+        {"deployment_id", "service", "environment", "finished_at"},
+    ),
+    key=("deployment_id",),
+    ordered=(("finished_at", "started_at"),),
+)
+
+INCIDENTS = Entity(
+    "incidents",
+    _cols(
+        "incident_id, title, severity, service, environment, impact_started_at, detected_at, "
+        "acknowledged_at, resolved_at, deployment_id, linked_defect_ids, postmortem_link",
+        {
+            "impact_started_at": "timestamp",
+            "detected_at": "timestamp",
+            "acknowledged_at": "timestamp",
+            "resolved_at": "timestamp",
+        },
+        {"incident_id", "detected_at"},
+    ),
+    key=("incident_id",),
+    ordered=(("resolved_at", "detected_at"), ("acknowledged_at", "detected_at")),
+)
+
+RELEASES = Entity(
+    "releases",
+    _cols(
+        "service, release, code_freeze_at, planned_release_at, rca_link",
+        {"code_freeze_at": "timestamp", "planned_release_at": "timestamp"},
+        {"service", "release"},
+    ),
+    key=("service", "release"),
+)
+
+COMMITS = Entity(
+    "commits",
+    _cols(
+        "sha, branch, committed_at, author, message, files",
+        {"committed_at": "timestamp"},
+        {"sha"},
+    ),
+    key=("sha",),
+)
+
+ENTITIES: dict[str, Entity] = {
+    e.name: e for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS)
+}
+
+
+def detect_entity(header: list[str], file_stem: str) -> Entity | None:
+    """Which canonical entity a CSV header describes.
+
+    The content decides: the entity must find all its required columns in the
+    header. Among those, the file name breaks ties (deployments.csv also has a
+    `service` and a `release`, the releases' key), then the share of the
+    header the entity explains.
+    """
+    columns = {h.strip().lower() for h in header}
+    candidates = [e for e in ENTITIES.values() if set(e.required) <= columns]
+    if not candidates:
+        return None
+    stem = file_stem.lower()
+    for entity in candidates:
+        if stem == entity.name or stem.endswith(entity.name):
+            return entity
+    return max(candidates, key=lambda e: (len(columns & set(e.column_names)), len(e.required)))

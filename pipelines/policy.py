@@ -1,0 +1,192 @@
+"""The policy: one typed model of `policy.yml`, validated before anything runs.
+
+The policy is the single source of truth for vocabularies and thresholds. The
+build writes it into the warehouse (`raw.policy_*` tables) so that dbt models
+read the same mappings the ingest reported on.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENVIRONMENTS = ("dev", "ci", "test", "staging", "production")
+PRE_RELEASE_ENVIRONMENTS = ENVIRONMENTS[:-1]
+SEVERITIES = ("S1", "S2", "S3", "S4")
+STATUSES = ("new", "triaged", "in_progress", "resolved", "closed", "deferred")
+RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")
+
+Severity = Literal["S1", "S2", "S3", "S4"]
+Environment = Literal["dev", "ci", "test", "staging", "production"]
+
+SHIPPED_POLICY = Path(__file__).resolve().parent.parent / "policy.yml"
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used; the message names the key and the reason."""
+
+
+def match_key(value: str) -> str:
+    """Normalise a raw vocabulary value: case, spaces and punctuation do not matter.
+
+    The dbt macro `match_key` implements the same rule in SQL.
+    """
+    return re.sub(r"[\W_]+", "", value.lower())
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Gate(_Strict):
+    blocking_severities: list[Severity] = Field(default_factory=list)
+    max_open: dict[Severity, int] = Field(default_factory=dict)
+
+
+class Waiver(_Strict):
+    rule: str
+    service: str
+    release: str
+    approver: str
+    reason: str
+    expires_at: str
+
+
+class PriorityWeights(_Strict):
+    severity: float = 0.40
+    recurrence: float = 0.20
+    users: float = 0.25
+    no_workaround: float = 0.15
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "PriorityWeights":
+        total = self.severity + self.recurrence + self.users + self.no_workaround
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"weights must sum to 1, they sum to {total:g}")
+        return self
+
+
+def _default_gates() -> dict[str, Gate]:
+    return {
+        "staging": Gate(blocking_severities=["S1"]),
+        "production": Gate(blocking_severities=["S1", "S2"]),
+    }
+
+
+class Policy(_Strict):
+    default_timezone: str = "UTC"
+    attribution_window_hours: float = Field(168, gt=0)
+    escape_rate_rca_threshold: float = Field(0.15, ge=0, le=1)
+    environments: dict[Environment, list[str]] = Field(default_factory=dict)
+    severities: dict[Severity, list[str]] = Field(default_factory=dict)
+    statuses: dict[Literal[STATUSES], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    resolutions: dict[Literal[RESOLUTIONS], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    unmapped_severity: Severity = "S3"
+    default_environment: dict[Literal["defects", "incidents"], str] = Field(
+        default_factory=lambda: {"defects": "unknown", "incidents": "production"}
+    )
+    sla_hours: dict[Severity, float] = Field(
+        default_factory=lambda: {"S1": 24, "S2": 72, "S3": 336, "S4": 720}
+    )
+    gates: dict[Environment, Gate] = Field(default_factory=_default_gates)
+    freeze_intake: bool = True
+    freeze_bar: list[Severity] = Field(default_factory=lambda: ["S3", "S4"])
+    gate_max_age_hours: float = Field(168, gt=0)
+    waivers: list[Waiver] = Field(default_factory=list)
+    priority_weights: PriorityWeights = Field(default_factory=PriorityWeights)
+    duplicate_threshold: float = Field(0.75, ge=0, le=1)
+    candidates_per_defect: int = Field(10, ge=1)
+    production_branches: list[str] = Field(default_factory=lambda: ["main", "master"])
+    defect_key_pattern: str = r"[A-Z][A-Z0-9]+-[0-9]+"
+    triage_hours: float = Field(48, gt=0)
+    coverage_gap_threshold: float = Field(0.8, ge=0, le=1)
+    version_skew_releases: int = Field(1, ge=0)
+    components: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from exc
+        return value
+
+    @field_validator("defect_key_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_ambiguous_names(self) -> "Policy":
+        for name in ("environments", "severities", "statuses", "resolutions"):
+            seen: dict[str, str] = {}
+            for canonical, raws in getattr(self, name).items():
+                for raw in [canonical, *raws]:
+                    key = match_key(raw)
+                    if key in seen and seen[key] != canonical:
+                        raise ValueError(
+                            f"{name}: {raw!r} is listed under both {seen[key]!r} and {canonical!r}"
+                        )
+                    seen[key] = canonical
+        return self
+
+    def vocabulary_names(self) -> list[tuple[str, str, str]]:
+        """(vocabulary, name, canonical) for every listed name, canonical names included.
+
+        Names, not match keys: the warehouse computes the key with the same SQL
+        it applies to the raw values, so both sides normalise identically.
+        """
+        vocabularies = {
+            "environment": (ENVIRONMENTS, self.environments),
+            "severity": (SEVERITIES, self.severities),
+            "status": (STATUSES, self.statuses),
+            "resolution": (RESOLUTIONS, self.resolutions),
+        }
+        rows = set()
+        for vocabulary, (canonicals, mapping) in vocabularies.items():
+            rows.update((vocabulary, canonical, canonical) for canonical in canonicals)
+            for canonical, names in mapping.items():
+                rows.update((vocabulary, name, canonical) for name in names)
+        return sorted(rows)
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"invalid policy {path}:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        reason = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            reason = "unknown key (check the spelling against the shipped policy.yml)"
+        lines.append(f"  {key}: {reason}")
+    return "\n".join(lines)
+
+
+def load_policy(path: Path | str | None = None) -> Policy:
+    """Read and validate a policy file; raise PolicyError naming the key path and reason."""
+    path = Path(path) if path else SHIPPED_POLICY
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise PolicyError(f"policy {path} must be a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_format_errors(path, exc)) from None

@@ -11,6 +11,7 @@ import duckdb
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 WAREHOUSE_ENV = "DEFECTFLOW_WAREHOUSE"
 
 

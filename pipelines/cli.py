@@ -1,0 +1,336 @@
+"""`defectflow` command line: thin wrappers over the same job the Dagster UI runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
+from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
+from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
+
+log = logging.getLogger("defectflow")
+
+SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+EXIT_OK, EXIT_HOLD, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2, 3
+
+
+class BuildFailed(Exception):
+    """The build could not finish; the message says which step and why."""
+
+
+@dataclass
+class BuildResult:
+    warehouse: Path
+    reports: list[Path]
+    rejected_files: int
+    quarantined_rows: int
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def _stage(number: int, total: int, text: str) -> None:
+    log.info("[%d/%d] %s", number, total, text)
+
+
+def parse_dbt_project() -> None:
+    """Generate the dbt manifest the Dagster definitions are built from (never committed)."""
+    from dbt.cli.main import dbtRunner
+
+
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    )
+    if not result.success:
+        raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+
+
+def run_build(
+    exports: Path,
+    warehouse: Path,
+    reports: Path,
+    policy: Path | None,
+    as_of_text: str | None,
+) -> BuildResult:
+    """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process."""
+    policy_file = policy or SHIPPED_POLICY
+    load_policy(policy_file)  # fail fast, before anything is written
+    as_of = parse_as_of(as_of_text)
+    if not exports.is_dir():
+        raise BuildFailed(f"exports folder {exports} does not exist")
+    warehouse = warehouse.resolve()
+    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
+
+    _stage(1, 4, "parsing the dbt project")
+    parse_dbt_project()
+
+    _stage(2, 4, f"building {warehouse} from {exports} (as of {as_of.isoformat()})")
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    job = defs.resolve_job_def("weekly_build")
+    run_config = {
+        "resources": {
+            "build": {
+                "config": {
+                    "exports_dir": str(exports.resolve()),
+                    "policy_path": str(policy_file.resolve()),
+                    "as_of": as_of.isoformat(),
+                    "reports_dir": str(reports.resolve()),
+                    "warehouse": str(warehouse),
+                }
+            }
+        },
+        # Progress goes through the `defectflow` logger; Dagster's own event log
+        # would print a screen per step.
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+    }
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    if not result.success:
+        raise BuildFailed(_failure_message(result))
+
+    _stage(3, 4, "load summary")
+    summary = print_load_summary(warehouse)
+    _stage(4, 4, "done")
+    folder = reports.resolve() / report_folder_name(as_of)
+    return BuildResult(
+        warehouse=warehouse,
+        reports=sorted(folder.glob("*.html")),
+        rejected_files=summary["rejected"],
+        quarantined_rows=summary["quarantined"],
+    )
+
+
+def _failure_message(result) -> str:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            detail = error.message.strip() if error else "unknown error"
+            messages.append(f"step {event.step_key} failed: {detail}")
+        elif event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                messages.append(
+                    f"check {evaluation.check_name} failed on {evaluation.asset_key.to_user_string()}"
+                )
+    return "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+
+
+def print_load_summary(warehouse: Path) -> dict[str, int]:
+    """Per file: format, rows loaded, quarantined, top reasons; then unmapped vocabulary."""
+    with connect(warehouse, read_only=True) as con:
+        files = con.execute(
+            "select source_file, coalesce(entity, '-'), format, status, rows_read, rows_loaded, "
+            "rows_quarantined, naive_timestamps, message from raw.load_report order by source_file"
+        ).fetchall()
+        reasons = con.execute(
+            "select source_file, reason, count(*) from raw.quarantine group by 1, 2 "
+            "order by 1, 3 desc, 2"
+        ).fetchall()
+        unmapped = con.execute(
+            "select entity, field, raw_value, rows, mapped_to from raw.unmapped_values order by 1, 2, 4 desc"
+        ).fetchall()
+    top: dict[str, list[str]] = {}
+    for source, reason, count in reasons:
+        if len(top.setdefault(source, [])) < 3:
+            top[source].append(f"{count} x {reason}")
+    print("\nLoad summary")
+    print(f"  {'file':<40} {'entity':<22} {'status':<8} {'read':>7} {'loaded':>7} {'quar.':>6} {'naive ts':>8}")
+    for source, entity, _fmt, status, read, loaded, quarantined, naive, message in files:
+        print(f"  {Path(source).name:<40} {entity:<22} {status:<8} {read:>7} {loaded:>7} {quarantined:>6} {naive:>8}")
+        for line in top.get(source, []):
+            print(f"      quarantined: {line}")
+        if status == "rejected" or message:
+            print(f"      {'rejected: ' if status == 'rejected' else ''}{message}")
+    if unmapped:
+        print("  values the policy does not map (kept, mapped to the default):")
+        for entity, field, value, rows, mapped_to in unmapped:
+            print(f"      {entity}.{field} = {value!r}: {rows} rows -> {mapped_to}")
+    return {
+        "rejected": sum(1 for f in files if f[3] == "rejected"),
+        "quarantined": sum(f[6] for f in files),
+    }
+
+
+def print_headline(warehouse: Path) -> None:
+    """A short table of the numbers a quality lead looks at first."""
+    with connect(warehouse, read_only=True) as con:
+        rates = con.execute(
+            "select service, pre_release_defects, escaped_defects, escaped_incidents, escape_rate "
+            "from marts.release_escape_rate where release = 'ALL' "
+            "order by service = 'ALL', service"
+        ).fetchall()
+        times = con.execute(
+            "select record_type, environment, n_detect, mttd_hours, n_resolve, mttr_hours "
+            "from marts.detection_resolution_by_environment "
+            "where severity = 'ALL' and environment in ('staging', 'production') "
+            "order by record_type, environment"
+        ).fetchall()
+
+    def fmt(value, pattern: str) -> str:
+        return "n/a" if value is None else pattern.format(value)
+
+    print("\nEscape rate by service")
+    print(f"  {'service':<24} {'pre-release':>11} {'escaped':>8} {'incidents':>9} {'rate':>7}")
+    for service, pre, escaped, incidents, rate in rates:
+        print(f"  {service:<24} {pre:>11} {escaped:>8} {incidents:>9} {fmt(rate, '{:.1%}'):>7}")
+    print("\nTime to detect / resolve (hours)")
+    print(f"  {'record':<9} {'environment':<12} {'n':>5} {'MTTD':>8} {'n':>5} {'MTTR':>8}")
+    for record, env, n_detect, mttd, n_resolve, mttr in times:
+        print(f"  {record:<9} {env:<12} {n_detect:>5} {fmt(mttd, '{:.1f}'):>8} {n_resolve:>5} {fmt(mttr, '{:.1f}'):>8}")
+
+
+def _exit_code(result: BuildResult, strict: bool) -> int:
+    if strict and (result.rejected_files or result.quarantined_rows):
+        log.error("--strict: %d rejected files, %d quarantined rows", result.rejected_files, result.quarantined_rows)
+        return EXIT_FAILED
+    if result.rejected_files:
+        log.warning("built with %d rejected file(s): see the load summary above", result.rejected_files)
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    result = run_build(
+        exports=Path(args.exports),
+        warehouse=Path(args.warehouse),
+        reports=Path(args.reports),
+        policy=Path(args.policy) if args.policy else None,
+        as_of_text=args.as_of,
+    )
+    print_headline(result.warehouse)
+    print(f"\nWarehouse: {result.warehouse}")
+    for path in result.reports:
+        print(f"Report: {path}")
+    return _exit_code(result, args.strict)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.generate import SAMPLE_AS_OF, generate
+
+    sample = Path(args.sample)
+    if not (sample / "defects.csv").exists():
+        log.info("sample data absent: generating it in %s", sample)
+        generate(sample, scale=1, seed=42)
+    result = run_build(
+        exports=sample,
+        warehouse=Path(args.warehouse),
+        reports=Path(args.reports),
+        policy=None,
+        as_of_text=SAMPLE_AS_OF,
+    )
+    print_headline(result.warehouse)
+    print(f"\nWarehouse: {result.warehouse}")
+    for path in result.reports:
+        print(f"Report: {path}")
+    return EXIT_OK
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pipelines.generate import generate
+
+    started = time.perf_counter()
+    log.info("generating synthetic exports (scale %s, seed %s) into %s", args.scale, args.seed, args.out)
+    counts = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    for name, rows in counts.items():
+        print(f"  {name:<28} {rows:>10} rows")
+    log.info("done in %.1f s", time.perf_counter() - started)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipelines.reporting import ReportRenderError, WarehouseError, render_notebook
+
+    warehouse = Path(args.warehouse).resolve()
+    with connect(warehouse, read_only=True) as con:
+        as_of = con.execute("select as_of from marts.build_metadata").fetchone()[0]
+    params = {"as_of": as_of.isoformat(), "warehouse": str(warehouse)}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BuildFailed(f"--param {item!r}: expected key=value")
+        params[key] = value
+    try:
+        path = render_notebook(NOTEBOOKS[args.name], params, Path(args.reports).resolve(), report_folder_name(as_of))
+    except (ReportRenderError, WarehouseError) as exc:
+        raise BuildFailed(str(exc)) from exc
+    print(f"Report: {path}")
+    return EXIT_OK
+
+
+NOTEBOOKS = {"executive": "executive_briefing"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="defectflow",
+        description="Release-quality metrics, release gates and reports from defect, deployment and incident exports.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def warehouse_and_reports(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                       help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+        p.add_argument("--reports", default=str(DEFAULT_REPORTS),
+                       help="folder for rendered reports, one subfolder per as-of date (default: reports/)")
+
+    demo = sub.add_parser("demo", help="build the bundled sample exports and render the reports",
+                          description="Build data/sample/ (generated if absent) as of the sample's as-of date, "
+                                      "render the reports and print their paths.")
+    demo.add_argument("--sample", default=str(SAMPLE_DIR), help="sample exports folder (default: data/sample/)")
+    warehouse_and_reports(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    build = sub.add_parser("build", help="the weekly build: ingest, models, checks, reports",
+                           description="Exit codes: 0 ok, 2 failed, 3 built with rejected files.")
+    build.add_argument("--exports", default=str(DEFAULT_EXPORTS), help="folder of export files (default: data/exports/)")
+    warehouse_and_reports(build)
+    build.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
+    build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "
+                                       "(UTC when it has no offset); default: now")
+    build.add_argument("--git-repo", help="git repository to read commits from (not supported yet)")
+    build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file or quarantined row")
+    build.set_defaults(func=cmd_build)
+
+    report = sub.add_parser("report", help="render one report from the current warehouse",
+                            description="Exit codes: 0 ok, 2 failed.")
+    report.add_argument("name", choices=sorted(NOTEBOOKS), help="which report")
+    report.add_argument("--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)")
+    warehouse_and_reports(report)
+    report.set_defaults(func=cmd_report)
+
+    gen = sub.add_parser("generate", help="write deterministic synthetic exports",
+                         description="Canonical CSV exports with realistic vocabularies and timings.")
+    gen.add_argument("--out", required=True, help="output folder")
+    gen.add_argument("--scale", type=float, default=1.0, help="size multiplier (1 = a few hundred defects)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    gen.set_defaults(func=cmd_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _setup_logging(args.verbose)
+    if getattr(args, "git_repo", None):
+        log.error("--git-repo is not supported yet: pass commits as commits.csv in the exports folder")
+        return EXIT_FAILED
+    try:
+        return args.func(args)
+    except (PolicyError, AsOfError, BuildFailed, FileNotFoundError) as exc:
+        log.error("error: %s", exc)
+        return EXIT_FAILED

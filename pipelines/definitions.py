@@ -1,0 +1,15 @@
+"""The Dagster code location: the defs modules, merged. Nothing else lives here."""
+
+import dagster as dg
+
+from pipelines.defs import dbt, reports, schedules
+from pipelines.defs.ingest import assets as ingest
+from pipelines.settings import BuildSettings
+
+defs = dg.Definitions.merge(
+    ingest.defs,
+    dbt.defs,
+    reports.defs,
+    schedules.defs,
+    dg.Definitions(resources={"build": BuildSettings()}),
+)

@@ -1,0 +1,1 @@
+"""Ingest: exports folder -> `raw` schema (one adapter per source format)."""

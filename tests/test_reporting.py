@@ -1,0 +1,343 @@
+"""Tests for pipelines.reporting and the executive briefing notebook.
+
+The warehouse here is built by hand (not by dbt) with numbers chosen so every
+expected value below can be checked with pencil and paper:
+
+release_escape_rate            pre  esc.def  esc.inc  rate
+  payments 1.9.0                 8        1        0  1/9  = 11.1%
+  payments 1.10.0                4        1        1  2/6  = 33.3%  RCA required, no link
+  payments 1.11.0                0        0        0  NULL (nothing found)
+  EVIL     EVIL_RELEASE          9        0        0  0/9  = 0.0%
+  payments NULL (unattributed)   1        1        0
+  EVIL     NULL (unattributed)   0        0        2
+  payments ALL                  12        2        1  3/15 = 20.0%
+  EVIL     ALL                   9        0        0  0.0%
+  ALL      ALL                  21        2        1  3/24 = 12.5%
+
+Release dates (first served production deployment): 1.9.0 2024-05-01,
+EVIL_RELEASE 2024-05-15 (rolled back: it still served), 1.10.0 2024-06-03
+(the failed 06-01 deployment never served); 1.11.0 only reached staging.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from plotly.offline import get_plotlyjs
+
+from pipelines import reporting as rp
+
+EVIL = "<script>alert(1)</script>"
+EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+EVIL_RELEASE = 'r1<img src=x onerror="alert(2)">'
+AS_OF_DATE = "2024-06-30"
+
+_SCHEMA = """
+create schema marts;
+create table marts.release_escape_rate (
+    service varchar, release varchar, pre_release_defects bigint, escaped_defects bigint,
+    escaped_incidents bigint, escape_rate double, rca_required boolean, rca_link varchar);
+create table marts.detection_resolution_by_environment (
+    record_type varchar, environment varchar, severity varchar, n_detect bigint,
+    mttd_hours double, median_ttd_hours double, p90_ttd_hours double, n_resolve bigint,
+    mttr_hours double, median_ttr_hours double, p90_ttr_hours double, n_not_measurable bigint);
+create table marts.fct_deployments (
+    deployment_id varchar, service varchar, release varchar, environment varchar,
+    segment varchar, started_at timestamptz, finished_at timestamptz, status varchar,
+    served boolean, is_hotfix boolean, rollback_of varchar);
+create table marts.fct_defects (
+    defect_id varchar, title varchar, severity varchar, status varchar, resolution varchar,
+    service varchar, environment varchar, created_at timestamptz, resolved_at timestamptz,
+    is_duplicate boolean, is_open boolean, attributed_release varchar);
+create table marts.build_metadata (as_of timestamptz, built_at timestamptz);
+"""
+
+
+def _build_warehouse(path: Path) -> Path:
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(_SCHEMA)
+        # Rates are SQL divisions, so they are the exact doubles a dbt model would store.
+        con.executemany(
+            "insert into marts.release_escape_rate values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ["payments", "1.9.0", 8, 1, 0, 1 / 9, False, None],
+                ["payments", "1.10.0", 4, 1, 1, 2 / 6, True, None],
+                ["payments", "1.11.0", 0, 0, 0, None, None, None],
+                [EVIL, EVIL_RELEASE, 9, 0, 0, 0.0, False, None],
+                ["payments", None, 1, 1, 0, 0.5, True, None],
+                [EVIL, None, 0, 0, 2, 1.0, True, None],
+                ["payments", "ALL", 12, 2, 1, 3 / 15, True, None],
+                [EVIL, "ALL", 9, 0, 0, 0.0, False, None],
+                ["ALL", "ALL", 21, 2, 1, 3 / 24, False, None],
+            ],
+        )
+        con.executemany(
+            "insert into marts.detection_resolution_by_environment values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                ["defect", "staging", "ALL", 4, 10.0, 8.0, 20.0, 3, 30.0, 24.0, 50.0, 1],
+                ["defect", "production", "ALL", 2, 5.5, 5.5, 9.1, 2, 48.5, 48.5, 70.1, 0],
+                ["defect", "test", "ALL", 1, 2.0, 2.0, 2.0, 0, None, None, None, 0],
+                ["defect", "production", "S1", 1, 1.0, 1.0, 1.0, 1, 6.0, 6.0, 6.0, 0],
+                ["defect", "ALL", "ALL", 7, 7.0, 6.0, 15.0, 5, 37.4, 30.0, 60.0, 1],
+                ["incident", "production", "ALL", 3, 0.5, 0.4, 0.9, 3, 4.5, 4.0, 7.0, 1],
+                ["incident", "ALL", "ALL", 3, 0.5, 0.4, 0.9, 3, 4.5, 4.0, 7.0, 1],
+            ],
+        )
+        con.executemany(
+            "insert into marts.fct_deployments values (?, ?, ?, ?, 'full', ?::timestamptz, ?::timestamptz, ?, ?, false, null)",
+            [
+                ["d1", "payments", "1.9.0", "production", "2024-05-01 10:00Z", "2024-05-01 10:30Z", "succeeded", True],
+                ["d2", "payments", "1.9.0", "staging", "2024-04-28 09:00Z", "2024-04-28 09:10Z", "succeeded", True],
+                ["d3", "payments", "1.10.0", "production", "2024-06-01 10:00Z", "2024-06-01 10:20Z", "failed", False],
+                ["d4", "payments", "1.10.0", "production", "2024-06-03 10:00Z", "2024-06-03 10:20Z", "succeeded", True],
+                ["d5", EVIL, EVIL_RELEASE, "production", "2024-05-15 08:00Z", "2024-05-15 08:30Z", "rolled_back", True],
+                ["d6", "payments", "1.11.0", "staging", "2024-06-20 08:00Z", "2024-06-20 08:30Z", "succeeded", True],
+            ],
+        )
+        # Open and not duplicate: S1 x1 (D1), S2 x2 (D2, D3), S3 x1 (D5), S4 x0.
+        con.executemany(
+            "insert into marts.fct_defects values (?, ?, ?, ?, ?, ?, 'production', '2024-06-10 12:00Z', null, ?, ?, '1.10.0')",
+            [
+                ["D1", "Checkout fails", "S1", "in_progress", None, "payments", False, True],
+                ["D2", "Slow page", "S2", "new", None, "payments", False, True],
+                ["D3", EVIL, "S2", "triaged", None, EVIL, False, True],
+                ["D4", "Slow page again", "S2", "new", "duplicate", "payments", True, True],
+                ["D5", "Typo", "S3", "deferred", None, "payments", False, True],
+                ["D6", "Crash", "S3", "resolved", "fixed", "payments", False, False],
+                ["D7", "Label", "S4", "closed", "fixed", "payments", False, False],
+                ["D8", "Old dup", "S1", "closed", "duplicate", "payments", True, False],
+            ],
+        )
+        con.execute(
+            "insert into marts.build_metadata values "
+            "('2024-06-30 23:59:59.999999+00', '2024-07-01 06:00:00+00')"
+        )
+    finally:
+        # The kernel opens the file from another process: our writer must be gone.
+        con.close()
+    return path
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path) -> Path:
+    return _build_warehouse(tmp_path / "warehouse.duckdb")
+
+
+@pytest.fixture
+def con(warehouse: Path):
+    connection = rp.open_warehouse(warehouse)
+    yield connection
+    connection.close()
+
+
+# ---------------------------------------------------------------- queries
+
+
+def test_open_defects_by_severity_excludes_duplicates_and_closed(con) -> None:
+    df = rp.open_defects_by_severity(con)
+    assert df["severity"].tolist() == ["S1", "S2", "S3", "S4"]
+    assert df["open_defects"].tolist() == [1, 2, 1, 0]
+
+
+def test_headline_figures(con) -> None:
+    h = rp.headline(con)
+    assert h.escape_rate == pytest.approx(0.125)
+    assert (h.escaped, h.escape_denominator) == (3, 24)
+    assert h.rca_required_releases == 1  # payments 1.10.0; NULL/ALL rows are not releases
+    assert h.rca_missing_link == 1
+    assert h.open_defects == {"S1": 1, "S2": 2, "S3": 1, "S4": 0}
+    assert h.open_defects_total == 4
+    assert h.production_mttd["defect"] == rp.TimingFigure(5.5, 2)
+    assert h.production_mttr["defect"] == rp.TimingFigure(48.5, 2)
+    assert h.production_mttd["incident"] == rp.TimingFigure(0.5, 3)
+    assert h.production_mttr["incident"] == rp.TimingFigure(4.5, 3)
+    assert h.as_of.isoformat() == "2024-06-30T23:59:59.999999+00:00"
+
+
+def test_releases_ordered_by_first_served_production_deployment(con) -> None:
+    rel = rp.release_escape_rates(con)
+    # 1.10.0 is dated by its served 06-03 deployment; 1.11.0 never reached production.
+    assert rel["release"].tolist() == ["1.9.0", EVIL_RELEASE, "1.10.0", "1.11.0"]
+    assert rel["release_date"].isna().tolist() == [False, False, False, True]
+    assert str(rel.loc[2, "release_date"].date()) == "2024-06-03"
+
+
+def test_service_rows_and_rca_releases(con) -> None:
+    services = rp.service_escape_rates(con)
+    assert services["service"].tolist() == [EVIL, "payments", "ALL"]
+    assert rp.service_escape_table(services)["Escape rate"].tolist() == ["0.0%", "20.0%", "12.5%"]
+    rca = rp.rca_required_releases(con)
+    assert list(zip(rca["service"], rca["release"])) == [("payments", "1.10.0")]
+    assert rp.rca_table(rca).loc[0, "RCA link"] == "missing"
+
+
+def test_unattributed_counts(con) -> None:
+    u = rp.unattributed_counts(con)
+    assert (u.defects, u.incidents, u.total) == (2, 2, 4)
+    assert "4 records (2 defects, 2 incidents)" in rp.unattributed_note(u)
+
+
+def test_detection_resolution_all_severities_in_environment_order(con) -> None:
+    dr = rp.detection_resolution(con)
+    assert list(zip(dr["record_type"], dr["environment"])) == [
+        ("defect", "test"),
+        ("defect", "staging"),
+        ("defect", "production"),
+        ("incident", "production"),
+    ]
+    table = rp.detection_resolution_table(dr)
+    assert table.loc[2, ["n detect", "Mean TTD", "n resolve", "Mean TTR"]].tolist() == [
+        "2", "5.5 h", "2", "48.5 h"
+    ]
+    assert table.loc[0, "Mean TTR"] == "n/a"
+
+
+def test_formatting() -> None:
+    assert rp.fmt_pct(0.125) == "12.5%"
+    assert rp.fmt_pct(None) == "n/a"
+    assert rp.fmt_pct(float("nan")) == "n/a"
+    assert rp.fmt_hours(48.5) == "48.5 h"
+    assert rp.natural_key("1.9.0") < rp.natural_key("1.10.0")
+
+
+def test_html_table_escapes_and_only_links_http() -> None:
+    frame = pd.DataFrame(
+        {"Service": [EVIL, "ok"], "RCA link": ["javascript:alert(3)", 'https://wiki/x?a=1&b="2"']}
+    )
+    out = rp.html_table(frame, link_columns={"RCA link"})
+    assert EVIL not in out and EVIL_ESCAPED in out
+    assert '<a href="javascript' not in out
+    assert '<a href="https://wiki/x?a=1&amp;b=&quot;2&quot;"' in out
+
+
+def test_missing_warehouse_names_the_path(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.duckdb"
+    with pytest.raises(rp.WarehouseError, match=re.escape(str(missing))):
+        rp.open_warehouse(missing)
+
+
+def test_missing_mart_names_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "partial.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts; create table marts.build_metadata (as_of timestamptz, built_at timestamptz)")
+    con.close()
+    with pytest.raises(rp.WarehouseError, match=r"lacks table\(s\) marts\.release_escape_rate") as info:
+        rp.open_warehouse(path)
+    assert str(path) in str(info.value)
+
+
+def test_show_embeds_plotlyjs_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import plotly.graph_objects as go
+
+    shown: list[str] = []
+    monkeypatch.setattr(rp, "_plotlyjs_emitted", False)
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    fig = go.Figure(go.Bar(x=["a"], y=[1]))
+    rp.show(fig)
+    rp.show(fig)
+    bundle = get_plotlyjs()
+    assert [s.count(bundle) for s in shown] == [1, 0]
+    assert all("Plotly.newPlot" in s for s in shown)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def _outside_bundle(page: str) -> str:
+    """The page without the embedded plotly.js library (its code mentions CDNs and MathJax)."""
+    bundle = get_plotlyjs()
+    assert page.count(bundle) == 1, "plotly.js must be embedded exactly once"
+    return page.replace(bundle, "")
+
+
+@pytest.mark.slow
+def test_render_executive_briefing(warehouse: Path, tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    started = time.perf_counter()
+    page_path = rp.render_notebook(
+        "executive_briefing", {"warehouse": str(warehouse)}, reports, AS_OF_DATE
+    )
+    elapsed = time.perf_counter() - started
+    print(f"rendered executive briefing in {elapsed:.1f} s")
+
+    assert page_path == reports.resolve() / AS_OF_DATE / "executive_briefing.html"
+    assert page_path.is_file()
+    assert (page_path.parent / "executive_briefing.ipynb").is_file()
+    page = page_path.read_text(encoding="utf-8")
+    rest = _outside_bundle(page)
+
+    # Charts were drawn (not dropped as plotly JSON bundles), with our data in them.
+    assert rest.count("Plotly.newPlot") == 2
+    assert '"name":"payments"' in rest
+    for rate in (1 / 9, 2 / 6):
+        assert repr(rate) in rest
+    assert '"x":["test","staging","production"]' in rest
+    assert "n=2" in rest
+
+    # Offline: no external scripts, stylesheets, CDNs, require.js or MathJax.
+    assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
+    assert not re.search(r"<link[^>]*href", page, re.IGNORECASE)
+    lowered = rest.lower()
+    for banned in ("cdn.", "require.min.js", "require.js", "mathjax", "unpkg", "http://", "https://"):
+        assert banned not in lowered, banned
+
+    # No code: inputs are excluded.
+    for code in ("import ", "duckdb.connect", "rp.show", "open_warehouse", "con.close"):
+        assert code not in rest, code
+
+    # Hostile strings appear only escaped, in tables and in chart data.
+    assert EVIL_ESCAPED in page
+    assert "<script>alert(1)" not in page
+    assert "<img src=x" not in page
+    assert "\\u003cscript\\u003e" not in page  # not even raw inside plotly's JSON
+
+    # Hand-computed headline figures.
+    assert "As of <strong>2024-06-30 23:59 UTC</strong>" in page
+    for text in (
+        "12.5%",  # overall escape rate 3/24
+        "3 of 24 defects",
+        "33.3%",  # payments 1.10.0, in the RCA table
+        "20.0%",  # payments roll-up
+        "S1 1 · S2 2 · S3 1 · S4 0",
+        "5.5 h",
+        "48.5 h",
+        "4 records (2 defects, 2 incidents)",
+        "Releases needing a root-cause analysis",
+    ):
+        assert text in page, text
+    assert "Requested as-of" not in page  # no as_of given: nothing to warn about
+
+
+@pytest.mark.slow
+def test_render_warns_when_requested_as_of_differs(warehouse: Path, tmp_path: Path) -> None:
+    page = rp.render_notebook(
+        "executive_briefing",
+        {"warehouse": warehouse, "as_of": "2024-06-23"},  # a Path parameter is made absolute
+        tmp_path / "reports",
+        "2024-06-23",
+    ).read_text(encoding="utf-8")
+    assert "Requested as-of 2024-06-23, but the warehouse was built as of 2024-06-30 23:59 UTC" in page
+
+
+@pytest.mark.slow
+def test_render_fails_clearly_without_warehouse(tmp_path: Path) -> None:
+    with pytest.raises(rp.ReportRenderError, match="WarehouseError.*nope.duckdb"):
+        rp.render_notebook(
+            "executive_briefing", {"warehouse": str(tmp_path / "nope.duckdb")}, tmp_path / "r", AS_OF_DATE
+        )
+
+
+def test_render_rejects_bad_names(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        rp.render_notebook("../etc/passwd", {}, tmp_path, AS_OF_DATE)
+    with pytest.raises(ValueError):
+        rp.render_notebook("executive_briefing", {}, tmp_path, "30/06/2024")
+    with pytest.raises(FileNotFoundError, match="executive_briefing"):
+        rp.render_notebook("no_such_report", {}, tmp_path, AS_OF_DATE)

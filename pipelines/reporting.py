@@ -109,18 +109,17 @@ def open_warehouse(
 
 @dataclass(frozen=True)
 class BuildInfo:
-    """When the warehouse's figures are valid (as_of) and when it was built."""
+    """When the warehouse's figures are valid (as_of)."""
 
     as_of: datetime
-    built_at: datetime | None
 
 
 def build_info(con: duckdb.DuckDBPyConnection) -> BuildInfo:
     """Read ``marts.build_metadata`` (one row)."""
-    row = con.execute("select as_of, built_at from marts.build_metadata limit 1").fetchone()
+    row = con.execute("select as_of from marts.build_metadata limit 1").fetchone()
     if row is None or row[0] is None:
         raise WarehouseError("marts.build_metadata is empty: the warehouse has no as-of")
-    return BuildInfo(as_of=row[0], built_at=row[1])
+    return BuildInfo(as_of=row[0])
 
 
 def warehouse_as_of_date(path: str | Path) -> str:
@@ -297,7 +296,6 @@ class Headline:
     """The figures at the top of the executive briefing."""
 
     as_of: datetime
-    built_at: datetime | None
     escape_rate: float | None
     escaped: int
     escape_denominator: int
@@ -339,7 +337,6 @@ def headline(con: duckdb.DuckDBPyConnection) -> Headline:
         mttr[record_type] = TimingFigure(_float_or_none(r["mttr_hours"]), _int0(r["n_resolve"]))
     return Headline(
         as_of=info.as_of,
-        built_at=info.built_at,
         escape_rate=_float_or_none(rate),
         escaped=_int0(escaped),
         escape_denominator=_int0(denominator),
@@ -446,8 +443,7 @@ def briefing_header(info: BuildInfo, requested_as_of: str | None, title: str) ->
     """Report title with the as-of; warns when the caller asked for another as-of."""
     lines = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="asof">As of <strong>{esc(fmt_timestamp(info.as_of))}</strong>'
-        f" · built {esc(fmt_timestamp(info.built_at))}</p>",
+        f'<p class="asof">As of <strong>{esc(fmt_timestamp(info.as_of))}</strong></p>',
     ]
     if requested_as_of:
         if _utc_date(requested_as_of) != _utc(info.as_of).date():

@@ -54,7 +54,7 @@ create table marts.fct_defects (
     defect_id varchar, title varchar, severity varchar, status varchar, resolution varchar,
     service varchar, environment varchar, created_at timestamptz, resolved_at timestamptz,
     is_duplicate boolean, is_open boolean, attributed_release varchar);
-create table marts.build_metadata (as_of timestamptz, built_at timestamptz);
+create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar);
 """
 
 
@@ -117,7 +117,7 @@ def _build_warehouse(path: Path) -> Path:
         )
         con.execute(
             "insert into marts.build_metadata values "
-            "('2024-06-30 23:59:59.999999+00', '2024-07-01 06:00:00+00')"
+            "('2024-06-30 23:59:59.999999+00', 'policy-sha')"
         )
     finally:
         # The kernel opens the file from another process: our writer must be gone.
@@ -226,7 +226,7 @@ def test_missing_warehouse_names_the_path(tmp_path: Path) -> None:
 def test_missing_mart_names_the_table(tmp_path: Path) -> None:
     path = tmp_path / "partial.duckdb"
     con = duckdb.connect(str(path))
-    con.execute("create schema marts; create table marts.build_metadata (as_of timestamptz, built_at timestamptz)")
+    con.execute("create schema marts; create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar)")
     con.close()
     with pytest.raises(rp.WarehouseError, match=r"lacks table\(s\) marts\.release_escape_rate") as info:
         rp.open_warehouse(path)

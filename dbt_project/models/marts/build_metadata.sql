@@ -4,7 +4,7 @@ with build as (
 ),
 
 final as (
-    select as_of, built_at, policy_sha256 from build
+    select as_of, policy_sha256 from build
 )
 
 select * from final

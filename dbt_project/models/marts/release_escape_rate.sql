@@ -86,9 +86,9 @@ rollups as (
     select
         case when grouping(service) = 1 then 'ALL' else service end as service,
         'ALL' as release,
-        sum(pre_release_defects) as pre_release_defects,
-        sum(escaped_defects) as escaped_defects,
-        sum(escaped_incidents) as escaped_incidents,
+        coalesce(sum(pre_release_defects), 0) as pre_release_defects,
+        coalesce(sum(escaped_defects), 0) as escaped_defects,
+        coalesce(sum(escaped_incidents), 0) as escaped_incidents,
         cast(null as varchar) as rca_link,
     from per_release
     where release is not null

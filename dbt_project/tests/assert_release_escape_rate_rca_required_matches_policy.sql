@@ -1,0 +1,16 @@
+-- rca_required is escape_rate > policy.escape_rate_rca_threshold, NULL when
+-- the rate is NULL (METRICS.md "Defect escape rate", settled detail 6).
+with rates as (
+    select * from {{ ref('release_escape_rate') }}
+),
+
+settings as (
+    select * from {{ source('raw', 'policy_settings') }}
+)
+
+select r.service, r.release, r.escape_rate, s.escape_rate_rca_threshold, r.rca_required
+from rates as r
+cross join settings as s
+where r.rca_required is distinct from (
+    case when r.escape_rate is not null then r.escape_rate > s.escape_rate_rca_threshold end
+)

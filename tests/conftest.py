@@ -1,0 +1,19 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+TINY_AS_OF = "2026-03-31T00:00:00Z"
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory):
+    """The tiny hand-computed fixture built for real: ingest, dbt, Dagster, report."""
+    from pipelines.cli import run_build
+
+    out = tmp_path_factory.mktemp("tiny")
+    result = run_build(
+        exports=TINY, warehouse=out / "w.duckdb", reports=out / "reports", policy=None, as_of_text=TINY_AS_OF
+    )
+    return result

@@ -1,0 +1,95 @@
+"""Unit tests: policy validation and mapping, as-of and timestamp parsing."""
+
+from datetime import datetime, timezone
+
+import duckdb
+import pytest
+
+from pipelines.defs.ingest.loader import _MACROS
+from pipelines.policy import PolicyError, load_policy, match_key
+from pipelines.settings import AsOfError, parse_as_of
+
+
+def test_shipped_policy_maps_the_settled_vocabulary():
+    names = {(v, match_key(n)): c for v, n, c in load_policy().vocabulary_names()}
+    for raw, canonical in [("Blocker", "S1"), ("SEV-1", "S1"), ("P2", "S2"), ("Normal", "S3"), ("Trivial", "S4")]:
+        assert names[("severity", match_key(raw))] == canonical
+    for raw, canonical in [("prd", "production"), ("live", "production"), ("UAT", "staging"), ("qa", "test")]:
+        assert names[("environment", match_key(raw))] == canonical
+    assert names[("status", match_key("In Progress"))] == "in_progress"
+    assert names[("resolution", match_key("Won't Fix"))] == "wont_fix"
+
+
+def test_bad_policy_names_key_path_and_reason(tmp_path):
+    bad = tmp_path / "p.yml"
+    bad.write_text("attribution_windw_hours: 3\ngates:\n  production:\n    blocking_severities: [S9]\n")
+    with pytest.raises(PolicyError) as err:
+        load_policy(bad)
+    text = str(err.value)
+    assert "attribution_windw_hours: unknown key" in text
+    assert "gates.production.blocking_severities.0" in text
+
+
+def test_ambiguous_vocabulary_is_rejected(tmp_path):
+    bad = tmp_path / "p.yml"
+    bad.write_text("severities:\n  S1: [Urgent]\n  S2: [urgent]\n")
+    with pytest.raises(PolicyError, match="listed under both"):
+        load_policy(bad)
+
+
+def test_weights_must_sum_to_one(tmp_path):
+    bad = tmp_path / "p.yml"
+    bad.write_text("priority_weights: {severity: 0.5}\n")
+    with pytest.raises(PolicyError, match="sum to 1"):
+        load_policy(bad)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2026-06-30", datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)),
+        ("2026-06-30T12:00:00", datetime(2026, 6, 30, 12, tzinfo=timezone.utc)),
+        ("2026-06-30T12:00:00+02:00", datetime(2026, 6, 30, 10, tzinfo=timezone.utc)),
+        ("2026-06-30T12:00:00Z", datetime(2026, 6, 30, 12, tzinfo=timezone.utc)),
+    ],
+)
+def test_as_of_parsing(text, expected):
+    assert parse_as_of(text) == expected
+
+
+def test_bad_as_of_is_a_clear_error():
+    with pytest.raises(AsOfError, match="neither a date"):
+        parse_as_of("last tuesday")
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    c.execute("set TimeZone = 'UTC'")
+    c.execute(_MACROS)
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize(
+    "raw, tz, expected_utc",
+    [
+        ("2026-03-02T10:15:00+02:00", "UTC", "2026-03-02 08:15:00+00"),
+        ("2026-03-02T10:15:00Z", "Europe/Berlin", "2026-03-02 10:15:00+00"),
+        ("2026-03-02 10:15:00", "UTC", "2026-03-02 10:15:00+00"),
+        # naive in the policy zone: Berlin is UTC+1 in winter
+        ("2026-03-02 10:15:00", "Europe/Berlin", "2026-03-02 09:15:00+00"),
+        # ambiguous wall time (DST fold, 01:30 happens twice): the earlier instant (EDT, UTC-4)
+        ("2026-11-01 01:30:00", "America/New_York", "2026-11-01 05:30:00+00"),
+        ("2026-03-02", "UTC", "2026-03-02 00:00:00+00"),
+    ],
+)
+def test_timestamp_parsing(con, raw, tz, expected_utc):
+    value = con.execute("select df_ts(?, ?)::varchar", [raw, tz]).fetchone()[0]
+    assert value == expected_utc
+
+
+def test_nonexistent_local_time_is_detected(con):
+    # 02:30 on 2026-03-08 does not exist in New York (clocks jump 02:00 -> 03:00)
+    assert con.execute("select df_ts_gap('2026-03-08 02:30:00', 'America/New_York')").fetchone()[0] is True
+    assert con.execute("select df_ts_gap('2026-03-08 03:30:00', 'America/New_York')").fetchone()[0] is False

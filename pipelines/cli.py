@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -38,6 +39,9 @@ def _setup_logging(verbose: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
+    # Dagster's per-event log lines would bury the progress; --verbose brings them back.
+    logging.getLogger("dagster").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("dagster.builtin").propagate = verbose
 
 
 def _stage(number: int, total: int, text: str) -> None:
@@ -70,6 +74,7 @@ def run_build(
     if not exports.is_dir():
         raise BuildFailed(f"exports folder {exports} does not exist")
     warehouse = warehouse.resolve()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
     os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
 
     _stage(1, 4, "parsing the dbt project")
@@ -97,10 +102,14 @@ def run_build(
         # would print a screen per step.
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},
     }
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    # dbt's own log (a line per model and test) goes to a file beside the
+    # warehouse; the terminal gets one progress line per model.
+    build_log = warehouse.with_name(warehouse.name + ".build.log")
+    with build_log.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if not result.success:
-        raise BuildFailed(_failure_message(result))
+        raise BuildFailed(f"{_failure_message(result)}\n(dbt's log: {build_log})")
 
     _stage(3, 4, "load summary")
     summary = print_load_summary(warehouse)

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "detection_resolution_by_environment"}}}) }}
 -- The ('ALL', 'ALL') rows of detection_resolution_by_environment count the
 -- records they come from: non-duplicate defects and all incidents known at
 -- the as-of, with a non-negative time to detect (n_detect), a time to resolve

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "release_escape_rate"}}}) }}
 -- Every release in the releases export has its (service, release) row
 -- (settled detail 6), with the export's rca_link.
 select r.service, r.release, r.rca_link, e.rca_link as escape_rate_rca_link

@@ -39,7 +39,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """`dbt build`: every model, then its tests (reported as asset checks)."""
     for event in dbt.cli(["build"], context=context).stream():
         if isinstance(event, dg.Output):
-            log.info("  model %s", event.output_name)
+            log.info("  built %s", event.output_name.replace("__", ".", 1))
         elif isinstance(event, dg.AssetCheckResult) and not event.passed:
             log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
         yield event

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "release_escape_rate"}}}) }}
 -- rca_required is escape_rate > policy.escape_rate_rca_threshold, NULL when
 -- the rate is NULL (METRICS.md "Defect escape rate", settled detail 6).
 with rates as (

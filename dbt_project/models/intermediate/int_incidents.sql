@@ -29,6 +29,7 @@ known as (
     select
         i.*,
         case when i.resolved_at <= a.as_of then i.resolved_at end as resolved_at_as_of,
+        case when i.acknowledged_at <= a.as_of then i.acknowledged_at end as acknowledged_at_as_of,
         coalesce(i.impact_started_at, i.detected_at) as window_anchor,
     from incidents as i
     cross join as_of as a
@@ -68,7 +69,7 @@ final as (
         end as attribution_method,
         {{ hours_between('k.impact_started_at', 'k.detected_at') }} as ttd_hours_raw,
         {{ hours_between('k.detected_at', 'k.resolved_at_as_of') }} as ttr_hours,
-        {{ hours_between('k.detected_at', 'k.acknowledged_at') }} as tta_hours,
+        {{ hours_between('k.detected_at', 'k.acknowledged_at_as_of') }} as tta_hours,
     from known as k
     left join explicit as e on k.incident_id = e.incident_id
     left join windowed as w on k.incident_id = w.incident_id

@@ -13,7 +13,7 @@ final as (
         environment,
         impact_started_at,
         detected_at,
-        acknowledged_at,
+        acknowledged_at_as_of as acknowledged_at,
         resolved_at_as_of as resolved_at,
         resolved_at_as_of is null as is_open,
         deployment_id,

@@ -49,3 +49,16 @@
     case when {{ text(expr) }} is not null
          then 'person-' || substr(md5(lower(trim({{ expr }}))), 1, 10) end
 {%- endmacro %}
+
+{#- One served deployment per (service, environment, finished_at): ties on
+    finished_at break on started_at, then deployment_id (METRICS.md settled
+    detail 3), so an as-of join has one candidate per instant. -#}
+{% macro latest_deployment_per_instant(deployments) -%}
+    select service, environment, finished_at, release, deployment_id
+    from {{ deployments }}
+    where served
+    qualify row_number() over (
+        partition by service, environment, finished_at
+        order by started_at desc nulls last, deployment_id desc
+    ) = 1
+{%- endmacro %}

@@ -12,16 +12,8 @@ deployments as (
     where served
 ),
 
--- Ties on finished_at break on started_at, then deployment_id (settled detail 3):
--- keep the latest deployment per (service, environment, instant) so the as-of
--- join below has one candidate per instant.
 latest_per_instant as (
-    select service, environment, finished_at, release, deployment_id
-    from deployments
-    qualify row_number() over (
-        partition by service, environment, finished_at
-        order by started_at desc nulls last, deployment_id desc
-    ) = 1
+    {{ latest_deployment_per_instant('deployments') }}
 ),
 
 first_served as (

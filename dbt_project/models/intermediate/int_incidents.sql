@@ -16,13 +16,8 @@ deployments as (
 ),
 
 latest_production as (
-    select service, finished_at, release, deployment_id
-    from deployments
-    where served and environment = 'production'
-    qualify row_number() over (
-        partition by service, finished_at
-        order by started_at desc nulls last, deployment_id desc
-    ) = 1
+    select * from ({{ latest_deployment_per_instant('deployments') }})
+    where environment = 'production'
 ),
 
 known as (

@@ -12,6 +12,8 @@ from pipelines.warehouse import connect
 RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sla"]
 BOOKKEEPING = ["load_report", "quarantine", "unmapped_values"]
 INVARIANT_CHECK = "rows_read_equal_loaded_plus_quarantined"
+# Table names come from the fixed lists above, never from input.
+COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + BOOKKEEPING}
 
 
 @dg.multi_asset(
@@ -40,10 +42,7 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
             policy_sha=policy_fingerprint(policy_file.read_text(encoding="utf-8")),
         )
         failures = invariant_failures(con)
-        counts = {
-            name: con.execute(f"select count(*) from raw.{name}").fetchone()[0]  # name from a fixed list
-            for name in RAW_TABLES + BOOKKEEPING
-        }
+        counts = {name: con.execute(COUNT_SQL[name]).fetchone()[0] for name in RAW_TABLES + BOOKKEEPING}
     for name in RAW_TABLES + BOOKKEEPING:
         metadata: dict[str, object] = {"dagster/row_count": counts[name]}
         if name == "load_report":

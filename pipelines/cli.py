@@ -18,7 +18,7 @@ from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT
 log = logging.getLogger("defectflow")
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
-EXIT_OK, EXIT_HOLD, EXIT_FAILED, EXIT_REJECTED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 2, 3
 
 
 class BuildFailed(Exception):

@@ -16,7 +16,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENVIRONMENTS = ("dev", "ci", "test", "staging", "production")
-PRE_RELEASE_ENVIRONMENTS = ENVIRONMENTS[:-1]
 SEVERITIES = ("S1", "S2", "S3", "S4")
 STATUSES = ("new", "triaged", "in_progress", "resolved", "closed", "deferred")
 RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -84,7 +83,6 @@ class FileReport:
     rows_quarantined: int = 0
     naive_timestamps: int = 0
     message: str = ""
-    top_reasons: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -252,11 +250,6 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
         "coalesce(sum(naive) filter (where reason is null), 0) from _checked"
     ).fetchone()
     malformed = con.execute("select count(distinct line) from _rejects").fetchone()[0]
-    top = con.execute(
-        "select reason, count(*) from raw.quarantine where source_file = ? "
-        "group by 1 order by 2 desc, 1 limit 3",
-        [source],
-    ).fetchall()
     con.execute("drop table if exists _rejects; drop table if exists _scans")
     missing = [c for c in entity.column_names if c not in present]
     extra = [h for h in header if h.strip().lower() not in set(entity.column_names)]
@@ -275,7 +268,6 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
         rows_quarantined=quarantined + malformed,
         naive_timestamps=int(naive),
         message="; ".join(notes),
-        top_reasons=[(reason, n) for reason, n in top],
     )
 
 
@@ -418,13 +410,3 @@ def load_exports(
 
 def policy_fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def summary_as_metadata(summary: LoadSummary) -> dict[str, object]:
-    return {
-        "files": len(summary.files),
-        "rejected_files": len(summary.rejected_files),
-        "rows_loaded": summary.rows_loaded,
-        "rows_quarantined": summary.rows_quarantined,
-        "unmapped_values": json.dumps([list(u) for u in summary.unmapped[:20]]),
-    }

@@ -77,6 +77,108 @@ def _default_gates() -> dict[str, Gate]:
     }
 
 
+SOURCES = ("canonical", "jira", "jira_csv", "github", "pagerduty", "gitlab", "junit", "coverage", "git")
+Source = Literal[SOURCES]  # type: ignore[valid-type]
+
+
+class SourceMapping(_Strict):
+    """How one source's records map onto the canonical columns.
+
+    `fields`: canonical column -> where the source keeps it, tried in order, the
+    first non-empty value wins. A path is a dotted field name of the source
+    record (for Jira: a key of the issue's `fields`, an id such as
+    `customfield_10010`, or a display name from the response's `names`), or
+    `label:<prefix>` for the first label starting with that prefix (prefix
+    removed). Vocabularies listed here win over the global ones for this
+    source only.
+    """
+
+    fields: dict[str, list[str]] = Field(default_factory=dict)
+    default_environment: str | None = None
+    environments: dict[Environment, list[str]] = Field(default_factory=dict)
+    severities: dict[Severity, list[str]] = Field(default_factory=dict)
+    statuses: dict[Literal[STATUSES], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    resolutions: dict[Literal[RESOLUTIONS], list[str]] = Field(default_factory=dict)  # type: ignore[valid-type]
+    deployment_statuses: dict[Literal["succeeded", "failed", "rolled_back", "unfinished"], list[str]] = Field(
+        default_factory=dict
+    )
+
+
+# The shipped field mappings: the common fields of each tool. A user's
+# `sources.<name>.fields.<column>` replaces the default for that column only.
+SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
+    "jira": {
+        "fields": {
+            "service": ["project.key"],
+            "component": ["components"],
+            "team": ["Team", "label:team:"],
+            "environment": ["environment", "label:env:", "label:environment:"],
+            "severity": ["priority", "label:severity:"],
+            "found_in_release": ["versions"],
+            "fixed_in_release": ["fixVersions"],
+            "users_affected": ["Users affected"],
+            "has_workaround": ["Workaround"],
+            "segment": ["label:segment:"],
+            "deferral_rationale": ["Deferral rationale"],
+            "rca_link": ["RCA link"],
+        },
+        "default_environment": "production",
+        "resolutions": {"fixed": ["完成", "已完成", "已修复", "已解决", "Erledigt", "Behoben", "Terminé", "Corrigé",
+                                  "Hecho", "Finalizado", "完了", "修正済み"]},
+    },
+    "jira_csv": {
+        "fields": {
+            "service": ["Project key", "Project name"],
+            "component": ["Component/s"],
+            "team": ["Team", "Custom field (Team)"],
+            "environment": ["Environment", "Custom field (Environment)"],
+            "severity": ["Priority"],
+            "found_in_release": ["Affects Version/s"],
+            "fixed_in_release": ["Fix Version/s"],
+            "assignee": ["Assignee"],
+            "reporter": ["Reporter"],
+        },
+        "default_environment": "production",
+    },
+    "github": {
+        "fields": {
+            "service": ["repository"],
+            "severity": ["label:severity:", "label:priority:", "label:sev:"],
+            "environment": ["label:env:", "label:environment:"],
+            "type": ["label:type:", "label:kind:"],
+            "component": ["label:component:", "label:area:"],
+            "team": ["label:team:"],
+            "found_in_release": ["label:version:", "label:affects:"],
+            "fixed_in_release": ["milestone.title"],
+        },
+        "default_environment": "production",
+    },
+    "pagerduty": {
+        "fields": {
+            "service": ["service.summary"],
+            "severity": ["priority.summary", "urgency"],
+        },
+        "default_environment": "production",
+    },
+    "gitlab": {
+        "fields": {
+            "service": ["deployable.pipeline.project_id"],
+            "environment": ["environment.name"],
+            "release": ["ref"],
+        },
+        "deployment_statuses": {
+            "succeeded": ["success"],
+            "failed": ["failed", "canceled"],
+            "unfinished": ["created", "running", "blocked", "skipped"],
+        },
+    },
+    "junit": {"fields": {}},
+    "coverage": {"fields": {}},
+    "git": {"fields": {}},
+    "canonical": {"fields": {}},
+}
+
+
 class Policy(_Strict):
     default_timezone: str = "UTC"
     attribution_window_hours: float = Field(168, gt=0)
@@ -106,6 +208,7 @@ class Policy(_Strict):
     coverage_gap_threshold: float = Field(0.8, ge=0, le=1)
     version_skew_releases: int = Field(1, ge=0)
     components: dict[str, list[str]] = Field(default_factory=dict)
+    sources: dict[Source, SourceMapping] = Field(default_factory=dict)  # type: ignore[valid-type]
 
     @field_validator("default_timezone")
     @classmethod
@@ -138,6 +241,17 @@ class Policy(_Strict):
                         )
                     seen[key] = canonical
         return self
+
+    def source(self, name: str) -> SourceMapping:
+        """The mapping for one source: the shipped defaults, overridden key by key."""
+        base = SourceMapping.model_validate(SOURCE_DEFAULTS.get(name, {}))
+        own = self.sources.get(name)
+        if own is None:
+            return base
+        merged = base.model_dump()
+        for key, value in own.model_dump(exclude_unset=True).items():
+            merged[key] = {**merged[key], **value} if key == "fields" else value
+        return SourceMapping.model_validate(merged)
 
     def vocabulary_names(self) -> list[tuple[str, str, str]]:
         """(vocabulary, name, canonical) for every listed name, canonical names included.

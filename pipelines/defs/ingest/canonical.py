@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-ColumnType = Literal["text", "timestamp", "int", "bool"]
+ColumnType = Literal["text", "timestamp", "int", "float", "bool"]
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,9 @@ DEFECTS = Entity(
         "defect_id, title, description, severity, status, resolution, type, service, component, "
         "team, assignee, environment, found_in_release, fixed_in_release, created_at, resolved_at, "
         "users_affected, has_workaround, stack_trace, labels, duplicate_of, deferral_rationale, "
-        "rca_link, segment, url",
-        {"created_at": "timestamp", "resolved_at": "timestamp", "users_affected": "int", "has_workaround": "bool"},
+        "rca_link, segment, url, reporter, status_category, source_updated_at",
+        {"created_at": "timestamp", "resolved_at": "timestamp", "users_affected": "int", "has_workaround": "bool",
+         "source_updated_at": "timestamp"},
         {"defect_id", "title", "created_at"},
     ),
     key=("defect_id",),
@@ -62,7 +63,7 @@ DEFECTS = Entity(
 DEFECT_STATUS_HISTORY = Entity(
     "defect_status_history",
     _cols(
-        "defect_id, changed_at, from_status, to_status, actor",
+        "defect_id, changed_at, from_status, to_status, actor, from_status_category, to_status_category",
         {"changed_at": "timestamp"},
         {"defect_id", "changed_at", "to_status"},
     ),
@@ -73,8 +74,8 @@ DEPLOYMENTS = Entity(
     "deployments",
     _cols(
         "deployment_id, service, release, environment, segment, started_at, finished_at, status, "
-        "commit_sha, is_hotfix, rollback_of",
-        {"started_at": "timestamp", "finished_at": "timestamp", "is_hotfix": "bool"},
+        "commit_sha, is_hotfix, rollback_of, source_updated_at",
+        {"started_at": "timestamp", "finished_at": "timestamp", "is_hotfix": "bool", "source_updated_at": "timestamp"},
         {"deployment_id", "service", "environment", "finished_at"},
     ),
     key=("deployment_id",),
@@ -85,8 +86,9 @@ INCIDENTS = Entity(
     "incidents",
     _cols(
         "incident_id, title, severity, service, environment, impact_started_at, detected_at, "
-        "acknowledged_at, resolved_at, deployment_id, linked_defect_ids, postmortem_link",
+        "acknowledged_at, resolved_at, deployment_id, linked_defect_ids, postmortem_link, source_updated_at",
         {
+            "source_updated_at": "timestamp",
             "impact_started_at": "timestamp",
             "detected_at": "timestamp",
             "acknowledged_at": "timestamp",
@@ -118,8 +120,41 @@ COMMITS = Entity(
     key=("sha",),
 )
 
+# Beyond the six canonical CSVs: what the other adapters produce.
+DEFECT_LINKS = Entity(
+    "defect_links",
+    _cols("defect_id, linked_defect_id, link_type", {}, {"defect_id", "linked_defect_id", "link_type"}),
+    key=("defect_id", "linked_defect_id", "link_type"),
+)
+
+TEST_CASES = Entity(
+    "test_cases",
+    _cols(
+        "run_id, case_index, suite, classname, name, status, duration_s, message, stack_trace, properties, "
+        "environment, commit_sha, executed_at",
+        {"case_index": "int", "duration_s": "float", "executed_at": "timestamp"},
+        {"run_id", "case_index", "name", "status"},
+    ),
+    key=("run_id", "case_index"),
+    non_negative=("duration_s",),
+)
+
+COVERAGE = Entity(
+    "coverage",
+    _cols(
+        "report_id, file, lines_valid, lines_covered, branches_valid, branches_covered, reported_at, commit_sha",
+        {"lines_valid": "int", "lines_covered": "int", "branches_valid": "int", "branches_covered": "int",
+         "reported_at": "timestamp"},
+        {"report_id", "file", "lines_valid", "lines_covered"},
+    ),
+    key=("report_id", "file"),
+    non_negative=("lines_valid", "lines_covered", "branches_valid", "branches_covered"),
+)
+
 ENTITIES: dict[str, Entity] = {
-    e.name: e for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS)
+    e.name: e
+    for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS,
+              DEFECT_LINKS, TEST_CASES, COVERAGE)
 }
 
 

@@ -1,0 +1,1 @@
+"""Format adapters: each turns one vendor export into canonical rows (see `base.py`)."""

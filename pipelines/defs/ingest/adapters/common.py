@@ -1,0 +1,84 @@
+"""Helpers shared by the adapters: field paths, labels, timestamps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+# Keys that hold the readable value of a nested object, in preference order
+# (Jira: {"name": "Blocker"}, {"value": "Yes"}; GitHub: {"title": ...}).
+_READABLE = ("name", "value", "displayName", "summary", "title", "key")
+
+
+def readable(value: Any) -> str | None:
+    """A source value as text: objects by their readable key, lists by their first element."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        for key in _READABLE:
+            if value.get(key) not in (None, ""):
+                return readable(value[key])
+        return None
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            text = readable(item)
+            if text:
+                return text
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value).strip()
+    return text or None
+
+
+def resolve(record: Mapping[str, Any], path: str, names: Mapping[str, str] | None = None) -> Any:
+    """The raw value at a dotted path. `names` maps display names to field ids (Jira's `names`)."""
+    if names and path in names:
+        path = names[path]
+    current: Any = record
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        else:
+            return None
+    return current
+
+
+def label_value(labels: Iterable[str], prefix: str) -> str | None:
+    """The first label starting with `prefix` (case-insensitive), prefix removed."""
+    lowered = prefix.lower()
+    for label in labels:
+        if label and label.lower().startswith(lowered):
+            rest = label[len(prefix):].strip()
+            if rest:
+                return rest
+    return None
+
+
+def pick(
+    record: Mapping[str, Any],
+    paths: Iterable[str],
+    labels: Iterable[str] = (),
+    names: Mapping[str, str] | None = None,
+) -> str | None:
+    """The first non-empty value among `paths` (see `SourceMapping.fields`)."""
+    labels = list(labels)
+    for path in paths:
+        if path.startswith("label:"):
+            value = label_value(labels, path[len("label:"):])
+        else:
+            value = readable(resolve(record, path, names))
+        if value:
+            return value
+    return None
+
+
+def join_list(values: Iterable[Any]) -> str | None:
+    """A multi-valued field as the canonical `;`-separated list."""
+    items = [text for text in (readable(v) for v in values) if text]
+    return ";".join(items) or None
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -1,0 +1,1 @@
+"""Writers of vendor-format exports for the synthetic generator (`defectflow generate`)."""

@@ -109,18 +109,19 @@ class SourceMapping(_Strict):
 SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
     "jira": {
         "fields": {
-            "service": ["project.key"],
+            "service": ["Service", "project.key"],
             "component": ["components"],
             "team": ["Team", "label:team:"],
             "environment": ["environment", "label:env:", "label:environment:"],
-            "severity": ["priority", "label:severity:"],
+            "severity": ["Severity", "priority", "label:severity:"],
             "found_in_release": ["versions"],
             "fixed_in_release": ["fixVersions"],
             "users_affected": ["Users affected"],
             "has_workaround": ["Workaround"],
-            "segment": ["label:segment:"],
+            "segment": ["Segment", "label:segment:"],
             "deferral_rationale": ["Deferral rationale"],
             "rca_link": ["RCA link"],
+            "stack_trace": ["Stack trace"],
         },
         "default_environment": "production",
         "resolutions": {"fixed": ["完成", "已完成", "已修复", "已解决", "Erledigt", "Behoben", "Terminé", "Corrigé",
@@ -128,15 +129,22 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
     },
     "jira_csv": {
         "fields": {
-            "service": ["Project key", "Project name"],
+            "service": ["Custom field (Service)", "Project key", "Project name"],
             "component": ["Component/s"],
-            "team": ["Team", "Custom field (Team)"],
-            "environment": ["Environment", "Custom field (Environment)"],
-            "severity": ["Priority"],
+            "team": ["Team", "Custom field (Team)", "label:team:"],
+            "environment": ["Environment", "Custom field (Environment)", "label:env:", "label:environment:"],
+            "severity": ["Custom field (Severity)", "Priority", "label:severity:"],
             "found_in_release": ["Affects Version/s"],
             "fixed_in_release": ["Fix Version/s"],
             "assignee": ["Assignee"],
             "reporter": ["Reporter"],
+            "users_affected": ["Custom field (Users affected)"],
+            "has_workaround": ["Custom field (Workaround)"],
+            "segment": ["Custom field (Segment)", "label:segment:"],
+            "deferral_rationale": ["Custom field (Deferral rationale)"],
+            "rca_link": ["Custom field (RCA link)"],
+            "stack_trace": ["Custom field (Stack trace)"],
+            "duplicate_of": ["Outward issue link (Duplicate)"],
         },
         "default_environment": "production",
     },
@@ -150,19 +158,31 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
             "team": ["label:team:"],
             "found_in_release": ["label:version:", "label:affects:"],
             "fixed_in_release": ["milestone.title"],
+            "assignee": ["assignee.login"],
+            "reporter": ["user.login"],
         },
         "default_environment": "production",
     },
+    # PagerDuty has no fields for these five: they travel as custom details of
+    # the triggering event (Events API v2 `custom_details`), which the REST API
+    # shows in the first trigger log entry's `channel.details`.
     "pagerduty": {
         "fields": {
             "service": ["service.summary"],
             "severity": ["priority.summary", "urgency"],
+            "environment": ["first_trigger_log_entry.channel.details.environment"],
+            "impact_started_at": ["first_trigger_log_entry.channel.details.impact_started_at"],
+            "deployment_id": ["first_trigger_log_entry.channel.details.deployment_id"],
+            "linked_defect_ids": ["first_trigger_log_entry.channel.details.linked_defect_ids"],
+            "postmortem_link": ["first_trigger_log_entry.channel.details.postmortem_link"],
         },
         "default_environment": "production",
     },
+    # `project`: the project (name, path_with_namespace) read from the job's
+    # URL; the deployments API itself names the project by numeric id only.
     "gitlab": {
         "fields": {
-            "service": ["deployable.pipeline.project_id"],
+            "service": ["project", "deployable.pipeline.project_id"],
             "environment": ["environment.name"],
             "release": ["ref"],
         },
@@ -172,7 +192,13 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
             "unfinished": ["created", "running", "blocked", "skipped"],
         },
     },
-    "junit": {"fields": {}},
+    # JUnit: names of <property> elements (suite or case), compared case-insensitively.
+    "junit": {
+        "fields": {
+            "environment": ["environment", "env"],
+            "commit_sha": ["commit", "sha", "git_commit", "git.commit.id"],
+        },
+    },
     "coverage": {"fields": {}},
     "git": {"fields": {}},
     "canonical": {"fields": {}},

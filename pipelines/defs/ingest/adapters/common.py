@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Keys that hold the readable value of a nested object, in preference order
 # (Jira: {"name": "Blocker"}, {"value": "Yes"}; GitHub: {"title": ...}).
@@ -82,3 +84,19 @@ def join_list(values: Iterable[Any]) -> str | None:
 
 def compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def instant(text: Any, timezone: str = "UTC") -> datetime | None:
+    """An ISO-8601 timestamp as an aware datetime, to order records within a file.
+
+    Rows keep the source text; this is only for choosing among timestamps (the
+    first acknowledgement, the latest deployment). Naive text is read in
+    `timezone`, as the loader reads it; unparseable text gives None.
+    """
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))

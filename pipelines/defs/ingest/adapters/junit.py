@@ -1,0 +1,192 @@
+"""JUnit XML test results (pytest, Maven Surefire, TestNG, Gradle, Jest) -> `test_cases`.
+
+Every tool writes the same skeleton -- an optional `<testsuites>` wrapper,
+`<testsuite>`s (sometimes nested), `<testcase>`s -- but the summary attributes
+(`tests=`, `failures=`) are often wrong: pytest counts subtests and reruns,
+nested suites count their children twice. So one row is emitted per
+`<testcase>` element, wherever it sits, and every count comes from those rows.
+
+Mapping:
+- `suite`: the names of the enclosing `<testsuite>`s, outermost first, joined
+  with " / " (a nested suite's own name is rarely unique: "unit / api").
+- `status`: `<failure>` -> failed, else `<error>` -> error, else `<skipped>`
+  -> skipped (pytest's xfail is a skip), else passed. A failure wins over an
+  error because pytest adds an `<error>` for a teardown problem to a test that
+  already failed; the failure is the test's own verdict. Surefire's
+  `<flakyFailure>`/`<flakyError>` (failed, then passed on a rerun) and a lone
+  `<rerunFailure>` leave a case passed.
+- `properties`: `<properties>` of the enclosing suites, then the case's own,
+  inner ones winning; `environment` and `commit_sha` are looked up there by
+  the names in the policy (`sources.junit.fields`), case-insensitively.
+- `executed_at`: `timestamp` of the nearest suite that has one; JUnit
+  timestamps rarely carry an offset and stay naive (the loader applies
+  `policy.default_timezone`); TestNG's "2024-10-08T03:23:16 GMT" becomes UTC.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
+from pipelines.defs.ingest.adapters.common import compact_json
+
+NAME = "junit xml"
+SOURCE = "junit"
+KIND = "xml"
+
+_SUITES = {"testsuites", "testsuite"}
+_OUTCOMES = (("failure", "failed"), ("error", "error"), ("skipped", "skipped"))
+# "1,234" from Surefire's grouped number format; "0,5" is a decimal comma.
+_GROUPED = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+")
+_UTC_SUFFIX = re.compile(r"(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)\s+(GMT|UTC)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a test case inherits from the suites around it."""
+
+    names: tuple[str, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+    timestamp: str | None = None
+
+
+def _local(tag: Any) -> str:
+    """The tag without its XML namespace (comments and processing instructions have no str tag)."""
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _child(element: Any, name: str) -> Any:
+    return next((c for c in element if _local(c.tag) == name), None)
+
+
+def matches(doc: Any) -> bool:
+    return _local(getattr(doc, "tag", None)) in _SUITES
+
+
+def _properties(element: Any) -> dict[str, str]:
+    """The `<property name= value=>` pairs of an element's own `<properties>` (value may be the text)."""
+    block = _child(element, "properties")
+    if block is None:
+        return {}
+    found = {}
+    for prop in block:
+        name = prop.get("name") if _local(prop.tag) == "property" else None
+        if name:
+            value = prop.get("value")
+            found[name] = value if value is not None else (prop.text or "").strip()
+    return found
+
+
+def _enter(suite: Any, scope: _Scope) -> _Scope:
+    name = (suite.get("name") or "").strip() if _local(suite.tag) == "testsuite" else ""
+    return _Scope(
+        names=scope.names + (name,) if name else scope.names,
+        properties={**scope.properties, **_properties(suite)},
+        timestamp=(suite.get("timestamp") or "").strip() or scope.timestamp,
+    )
+
+
+def _cases(root: Any) -> list[tuple[Any, _Scope]]:
+    """Every `<testcase>` in document order with its scope (iterative: nesting depth is untrusted)."""
+    found = []
+    stack = [(root, _enter(root, _Scope()))]
+    while stack:
+        element, scope = stack.pop()
+        for child in reversed(list(element)):
+            tag = _local(child.tag)
+            if tag == "testcase":
+                stack.append((child, scope))
+            elif tag in _SUITES:
+                stack.append((child, _enter(child, scope)))
+        if _local(element.tag) == "testcase":
+            found.append((element, scope))
+    return found
+
+
+def _seconds(text: str | None) -> str | None:
+    """A `time` attribute as a plain decimal: "1,234.5" -> "1234.5", "0,25" -> "0.25"."""
+    text = (text or "").strip()
+    if "," in text and "." in text:
+        grouping = "," if text.rfind(",") < text.rfind(".") else "."
+        text = text.replace(grouping, "").replace(",", ".")
+    elif "," in text:
+        text = text.replace(",", "") if _GROUPED.fullmatch(text) else text.replace(",", ".")
+    return text or None
+
+
+def _timestamp(text: str | None) -> str | None:
+    """A suite timestamp as ISO-8601; naive stays naive, a GMT/UTC suffix becomes +00:00."""
+    text = (text or "").strip()
+    found = _UTC_SUFFIX.fullmatch(text)
+    if found:
+        return found["local"] + "+00:00"
+    return text or None
+
+
+def _first_line(text: str) -> str | None:
+    return next((line.strip() for line in text.splitlines() if line.strip()), None)
+
+
+def _lookup(properties: dict[str, str], names: list[str]) -> str | None:
+    """The first listed property present (names compared case-insensitively; dots are part of a name)."""
+    lowered = {k.lower(): v for k, v in properties.items()}
+    for name in names:
+        value = (lowered.get(name.lower()) or "").strip()
+        if value:
+            return value
+    return None
+
+
+def _row(case: Any, scope: _Scope, index: int, run_id: str, fields: dict[str, list[str]]) -> Row:
+    status, detail = "passed", None
+    for tag, outcome in _OUTCOMES:
+        detail = _child(case, tag)
+        if detail is not None:
+            status = outcome
+            break
+    message = stack_trace = None
+    if detail is not None:
+        text = "".join(detail.itertext()).strip()
+        message = (detail.get("message") or "").strip() or _first_line(text)
+        if status in ("failed", "error"):
+            stack_trace = text or None
+    properties = {**scope.properties, **_properties(case)}
+    return {
+        "run_id": run_id,
+        "case_index": str(index),
+        "suite": " / ".join(scope.names) or None,
+        "classname": (case.get("classname") or case.get("class") or "").strip() or None,
+        "name": (case.get("name") or "").strip() or None,
+        "status": status,
+        "duration_s": _seconds(case.get("time")),
+        "message": message,
+        "stack_trace": stack_trace,
+        "properties": compact_json(properties) if properties else None,
+        "environment": _lookup(properties, fields.get("environment", [])),
+        "commit_sha": _lookup(properties, fields.get("commit_sha", [])),
+        "executed_at": _timestamp(scope.timestamp),
+    }
+
+
+def _claimed(root: Any) -> int | None:
+    """The test count the file states: the root's `tests`, else the sum over its outermost suites."""
+    suites = [root] if root.get("tests") is not None else [s for s in root if _local(s.tag) == "testsuite"]
+    try:
+        return sum(int(s.get("tests")) for s in suites) if suites else None
+    except (TypeError, ValueError):
+        return None
+
+
+def parse(doc: Any, ctx: ParseContext) -> Parsed:
+    run_id = ctx.content_sha256[:16]
+    rows = [
+        _row(case, scope, index, run_id, ctx.mapping.fields)
+        for index, (case, scope) in enumerate(_cases(doc), 1)
+    ]
+    notes = []
+    claimed = _claimed(doc)
+    if claimed is not None and claimed != len(rows):
+        notes.append(f"the file's summary says {claimed} tests; {len(rows)} test cases listed (counted from the cases)")
+    return Parsed(tables={"test_cases": rows}, notes=notes)

@@ -1,0 +1,132 @@
+"""Unit tests: commits read from a real git repository built here with known content."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipelines.defs.ingest.adapters.base import FormatError
+from pipelines.defs.ingest.adapters.git import read_git
+
+
+def _git(repo: Path, *args: str, author: str = "Ada Lovelace", date: str = "2024-01-01T00:00:00+0000") -> str:
+    env = {
+        **os.environ,
+        "GIT_CONFIG_GLOBAL": os.devnull,  # the developer's own config must not change the history
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
+    }
+    identity = ("-c", f"user.name={author}", "-c", "user.email=dev@example.com", "-c", "commit.gpgsign=false")
+    done = subprocess.run(["git", "-C", str(repo), *identity, *args], env=env, check=True,
+                          capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def _write(repo: Path, name: str, text: str) -> None:
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """main: initial -> spaced-file edit -> merge of feature/x -> rename; feature/x: one commit; plus a stash."""
+    repo = tmp_path_factory.mktemp("repo")
+    _git(repo, "init", "-q", "-b", "main")
+    _write(repo, "a.txt", "a\n")
+    _write(repo, "docs/read me.md", "hello\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "PAY-1 Initial import\n\nAdds the pool and its docs.\n",
+         date="2024-03-01T10:00:00+0200")
+    initial = _git(repo, "rev-parse", "HEAD")
+
+    _git(repo, "checkout", "-q", "-b", "feature/x")
+    _write(repo, "f.txt", "feature\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "PAY-2 Add feature", author="Grace Hopper", date="2024-03-02T09:00:00+0000")
+    feature = _git(repo, "rev-parse", "HEAD")
+
+    _git(repo, "checkout", "-q", "main")
+    _write(repo, "docs/read me.md", "hello again\n")
+    _git(repo, "commit", "-q", "-am", "Touch the spaced file", date="2024-03-03T12:00:00-0500")
+    spaced = _git(repo, "rev-parse", "HEAD")
+
+    _git(repo, "merge", "-q", "--no-ff", "feature/x", "-m", "Merge branch 'feature/x'",
+         date="2024-03-04T08:00:00+0000")
+    merge = _git(repo, "rev-parse", "HEAD")
+
+    (repo / "src").mkdir()
+    _git(repo, "mv", "a.txt", "src/a.txt")
+    _git(repo, "commit", "-q", "-m", "PAY-3 Move a.txt", date="2024-03-05T09:30:00+0100")
+    rename = _git(repo, "rev-parse", "HEAD")
+
+    _write(repo, "f.txt", "work in progress\n")
+    _git(repo, "stash", "-q")  # stash commits are not history
+    shas = {"initial": initial, "feature": feature, "spaced": spaced, "merge": merge, "rename": rename}
+    return repo, shas
+
+
+def test_every_commit_once_with_all_fields(history):
+    repo, sha = history
+    parsed = read_git(repo)
+    rows = {row["sha"]: row for row in parsed.tables["commits"]}
+    assert len(parsed.tables["commits"]) == 5 and set(rows) == set(sha.values())
+
+    assert rows[sha["initial"]] == {
+        "sha": sha["initial"],
+        "branch": rows[sha["initial"]]["branch"],  # on both branches: either name is right
+        "committed_at": "2024-03-01T10:00:00+02:00",
+        "author": "Ada Lovelace",
+        "message": "PAY-1 Initial import\n\nAdds the pool and its docs.",
+        "files": "a.txt;docs/read me.md",
+    }
+    assert rows[sha["initial"]]["branch"] in {"main", "feature/x"}
+    assert rows[sha["feature"]] == {
+        "sha": sha["feature"], "branch": "feature/x", "committed_at": "2024-03-02T09:00:00+00:00",
+        "author": "Grace Hopper", "message": "PAY-2 Add feature", "files": "f.txt",
+    }
+    assert rows[sha["spaced"]] == {
+        "sha": sha["spaced"], "branch": "main", "committed_at": "2024-03-03T12:00:00-05:00",
+        "author": "Ada Lovelace", "message": "Touch the spaced file", "files": "docs/read me.md",
+    }
+    # a merge lists what it brought into main: the diff against its first parent
+    assert rows[sha["merge"]] == {
+        "sha": sha["merge"], "branch": "main", "committed_at": "2024-03-04T08:00:00+00:00",
+        "author": "Ada Lovelace", "message": "Merge branch 'feature/x'", "files": "f.txt",
+    }
+    # a rename lists the old and the new path
+    assert rows[sha["rename"]] == {
+        "sha": sha["rename"], "branch": "main", "committed_at": "2024-03-05T09:30:00+01:00",
+        "author": "Ada Lovelace", "message": "PAY-3 Move a.txt", "files": "a.txt;src/a.txt",
+    }
+
+
+def test_remote_branch_names_lose_the_remote(history, tmp_path):
+    origin, sha = history
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(origin), str(clone)], check=True,
+                   env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})
+    _git(clone, "update-ref", "-d", "refs/heads/main")  # only origin/main and origin/feature/x remain
+    rows = {row["sha"]: row for row in read_git(clone).tables["commits"]}
+    assert rows[sha["rename"]]["branch"] == "main"
+    assert rows[sha["feature"]]["branch"] == "feature/x"
+
+
+def test_empty_repository_has_no_commits(tmp_path):
+    _git(tmp_path, "init", "-q")
+    assert read_git(tmp_path).tables == {"commits": []}
+
+
+def test_not_a_repository(tmp_path):
+    with pytest.raises(FormatError, match="is not a git repository"):
+        read_git(tmp_path)
+    with pytest.raises(FormatError, match="no such directory"):
+        read_git(tmp_path / "missing")
+
+
+def test_git_not_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FormatError, match="git is not installed"):
+        read_git(tmp_path)

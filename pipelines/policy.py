@@ -234,6 +234,10 @@ class Policy(_Strict):
     coverage_gap_threshold: float = Field(0.8, ge=0, le=1)
     version_skew_releases: int = Field(1, ge=0)
     components: dict[str, list[str]] = Field(default_factory=dict)
+    # Jira's own status category keys, the fallback for localised status names.
+    status_categories: dict[Literal[STATUSES], list[str]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: {"new": ["new"], "in_progress": ["indeterminate"], "resolved": ["done"]}
+    )
     sources: dict[Source, SourceMapping] = Field(default_factory=dict)  # type: ignore[valid-type]
 
     @field_validator("default_timezone")
@@ -296,6 +300,22 @@ class Policy(_Strict):
             rows.update((vocabulary, canonical, canonical) for canonical in canonicals)
             for canonical, names in mapping.items():
                 rows.update((vocabulary, name, canonical) for name in names)
+        return sorted(rows)
+
+    def vocabulary_rows(self) -> list[tuple[str, str, str, str]]:
+        """(source, vocabulary, name, canonical): the global names under source `*`, then each
+        source's own names, which win for that source."""
+        rows = {("*", voc, name, canonical) for voc, name, canonical in self.vocabulary_names()}
+        rows.update(("*", "status_category", name, canonical)
+                    for canonical, names in self.status_categories.items() for name in names)
+        for source in SOURCES:
+            mapping = self.source(source)
+            for vocabulary, names_by_canonical in (
+                ("environment", mapping.environments), ("severity", mapping.severities),
+                ("status", mapping.statuses), ("resolution", mapping.resolutions),
+            ):
+                rows.update((source, vocabulary, name, canonical)
+                            for canonical, names in names_by_canonical.items() for name in names)
         return sorted(rows)
 
 

@@ -2,7 +2,8 @@
 
 The CLI passes them explicitly; under `dagster dev` they come from the
 environment (DEFECTFLOW_EXPORTS, DEFECTFLOW_POLICY, DEFECTFLOW_AS_OF,
-DEFECTFLOW_REPORTS, DEFECTFLOW_WAREHOUSE) with the documented defaults.
+DEFECTFLOW_REPORTS, DEFECTFLOW_WAREHOUSE, DEFECTFLOW_GIT_REPO) with the
+documented defaults.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class BuildSettings(dg.ConfigurableResource):
     as_of: str = ""
     reports_dir: str = ""
     warehouse: str = ""
+    git_repo: str = ""
 
     def exports(self) -> Path:
         return Path(self.exports_dir or os.environ.get("DEFECTFLOW_EXPORTS") or DEFAULT_EXPORTS).resolve()
@@ -74,6 +76,10 @@ class BuildSettings(dg.ConfigurableResource):
 
     def reports(self) -> Path:
         return Path(self.reports_dir or os.environ.get("DEFECTFLOW_REPORTS") or DEFAULT_REPORTS).resolve()
+
+    def git(self) -> Path | None:
+        value = self.git_repo or os.environ.get("DEFECTFLOW_GIT_REPO")
+        return Path(value).resolve() if value else None
 
     def warehouse_file(self) -> Path:
         return Path(self.warehouse).resolve() if self.warehouse else warehouse_path()

@@ -62,3 +62,27 @@
         order by started_at desc nulls last, deployment_id desc
     ) = 1
 {%- endmacro %}
+
+{#- Free text for marts: secrets, e-mails, IPs, then the people the exports
+    name (assignees, reporters, actors, authors). The names pattern is a
+    session variable set by `set_person_pattern()` in the model's pre-hook, so
+    DuckDB compiles the regular expression once, not once per row. -#}
+{% macro mask_text(expr) -%}
+    regexp_replace({{ mask_pii(expr) }}, getvariable('df_person_pattern'), '[person]', 'g')
+{%- endmacro %}
+
+{% macro set_person_pattern() -%}
+    set variable df_person_pattern = (select pattern from {{ ref('stg_exports__person_pattern') }})
+{%- endmacro %}
+
+{#- A failure's identity across runs and reports: the text with line numbers,
+    addresses, ids and numbers removed, hashed (METRICS.md "Stack fingerprint"). -#}
+{% macro stack_fingerprint(expr) -%}
+    case when {{ text(expr) }} is not null then substr(md5(
+        regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower({{ expr }}),
+            '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '', 'g'),
+            '0x[0-9a-f]+', '', 'g'),
+            '[0-9]+', '', 'g'),
+            '\s+', ' ', 'g')
+    ), 1, 16) end
+{%- endmacro %}

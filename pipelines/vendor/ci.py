@@ -323,13 +323,13 @@ def _junit_pieces(rng: np.random.Generator, runs: pd.DataFrame, c: pd.DataFrame)
     counts = c.assign(
         failed=c["status"] == "failed", error=c["status"] == "error", skipped=c["status"] == "skipped", tests=1
     )
-    java_runs = counts[counts["java"]]
-    py_runs = counts[~counts["java"]]
+    java_cases = counts[counts["java"]]
+    py_cases = counts[~counts["java"]]
     cases = _pieces(run=c["run"].to_numpy(), block=c["file"].to_numpy(), part=1, seq=c["test"].to_numpy(),
                     text=_case_xml(c))
 
     # pytest: one suite per run, its header carrying the whole document's opening.
-    py = py_runs.groupby("run", sort=True).agg(
+    py = py_cases.groupby("run", sort=True).agg(
         tests=("tests", "sum"), failed=("failed", "sum"), error=("error", "sum"), skipped=("skipped", "sum"),
         ms=("ms", "sum"),
     ).join(runs.set_index("run"))
@@ -347,7 +347,7 @@ def _junit_pieces(rng: np.random.Generator, runs: pd.DataFrame, c: pd.DataFrame)
     py_run = py.index.to_numpy()
 
     # Surefire: one suite per test class, wrapped in <testsuites>.
-    suites = java_runs.groupby(["run", "file"], sort=True).agg(
+    suites = java_cases.groupby(["run", "file"], sort=True).agg(
         tests=("tests", "sum"), failed=("failed", "sum"), error=("error", "sum"), skipped=("skipped", "sum"),
         ms=("ms", "sum"), cls=("test_class", "first"), sha=("sha", "first"),
     ).reset_index()
@@ -414,7 +414,8 @@ def _coverage_pieces(rng: np.random.Generator, runs: pd.DataFrame, src: pd.DataF
         '\t\t\t\t<class name="', _escape(_s(per_file["code_class"].to_numpy())), '" filename="',
         _escape(_s(per_file["path"].to_numpy())), '" complexity="0" line-rate="',
         _rate(per_file["covered"].to_numpy(), per_file["valid"].to_numpy()), '" branch-rate="',
-        _rate(per_file["b_taken"].to_numpy(), per_file["b_valid"].to_numpy()), '">\n\t\t\t\t\t<methods/>\n\t\t\t\t\t<lines>\n',
+        _rate(per_file["b_taken"].to_numpy(), per_file["b_valid"].to_numpy()),
+        '">\n\t\t\t\t\t<methods/>\n\t\t\t\t\t<lines>\n',
     )
 
     per_run = per_file.groupby("run", sort=True).agg(

@@ -9,8 +9,8 @@ from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.settings import BuildSettings
 from pipelines.warehouse import connect
 
-RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sla"]
-BOOKKEEPING = ["load_report", "quarantine", "unmapped_values"]
+RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sources", "policy_sla"]
+BOOKKEEPING = ["load_report", "quarantine", "unmapped_values", "ingested_files"]
 INVARIANT_CHECK = "rows_read_equal_loaded_plus_quarantined"
 # Table names come from the fixed lists above, never from input.
 COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + BOOKKEEPING}
@@ -40,6 +40,7 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
         summary = load_exports(
             con, build.exports(), policy, as_of,
             policy_sha=policy_fingerprint(policy_file.read_text(encoding="utf-8")),
+            git_repo=build.git(),
         )
         failures = invariant_failures(con)
         counts = {name: con.execute(COUNT_SQL[name]).fetchone()[0] for name in RAW_TABLES + BOOKKEEPING}
@@ -51,7 +52,10 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
                 rejected_files=len(summary.rejected_files),
                 rows_loaded=summary.rows_loaded,
                 rows_quarantined=summary.rows_quarantined,
+                files_reread=len(summary.reread),
+                files_removed=len(summary.removed),
                 as_of=as_of.isoformat(),
+                load_summary=dg.MetadataValue.md(summary_markdown(summary)),
             )
         yield dg.MaterializeResult(asset_key=["raw", name], metadata=metadata)
     yield dg.AssetCheckResult(
@@ -60,6 +64,17 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
         passed=not failures,
         metadata={"violations": dg.MetadataValue.json(failures)},
     )
+
+
+def summary_markdown(summary) -> str:
+    """The load summary as a table for the Dagster UI: per file and entity."""
+    lines = ["| file | format | entity | status | read | loaded | quarantined | note |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for f in summary.files:
+        note = f.message.replace("|", "/")[:200]
+        lines.append(f"| {f.source_file} | {f.format} | {f.entity or '-'} | {f.status} | {f.rows_read} | "
+                     f"{f.rows_loaded} | {f.rows_quarantined} | {note} |")
+    return "\n".join(lines)
 
 
 def invariant_failures(con) -> list[dict[str, object]]:
@@ -71,9 +86,14 @@ def invariant_failures(con) -> list[dict[str, object]]:
     rows = con.execute(
         f"""
         with stored as ({" union all ".join(parts)}),
-        per_file as (select source_file, sum(n) as stored from stored group by 1)
+        per_file as (select source_file, sum(n) as stored from stored group by 1),
+        reported as (
+            select source_file, sum(rows_read) as rows_read, sum(rows_loaded) as rows_loaded,
+                sum(rows_quarantined) as rows_quarantined
+            from raw.load_report group by 1
+        )
         select r.source_file, r.rows_read, r.rows_loaded, r.rows_quarantined, coalesce(p.stored, 0)
-        from raw.load_report as r
+        from reported as r
         left join per_file as p using (source_file)
         where r.rows_read <> r.rows_loaded + r.rows_quarantined
            or coalesce(p.stored, 0) <> r.rows_loaded + r.rows_quarantined

@@ -133,7 +133,7 @@ TEST_CASES = Entity(
         "run_id, case_index, suite, classname, name, status, duration_s, message, stack_trace, properties, "
         "environment, commit_sha, executed_at",
         {"case_index": "int", "duration_s": "float", "executed_at": "timestamp"},
-        {"run_id", "case_index", "name", "status"},
+        {"run_id", "case_index", "status"},
     ),
     key=("run_id", "case_index"),
     non_negative=("duration_s",),

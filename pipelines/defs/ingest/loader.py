@@ -13,17 +13,20 @@ specs in `canonical.py`, never from user input; values are bound parameters.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from pipelines.defs.ingest.canonical import ENTITIES, Entity, detect_entity
-from pipelines.policy import Policy
+from pipelines.defs.ingest.adapters.base import FormatError, ParseContext, Parsed
+from pipelines.defs.ingest.canonical import ENTITIES, Entity
+from pipelines.defs.ingest.detect import AdapterInput, CanonicalCsv, Rejected, detect, is_documentation, scan
+from pipelines.defs.ingest.adapters.git import read_git
+from pipelines.policy import SOURCES, Policy
 
 log = logging.getLogger("defectflow")
 
@@ -67,9 +70,17 @@ create or replace table raw.load_report (
 create or replace table raw.quarantine (
     source_file varchar, row_number bigint, entity varchar, reason varchar, raw_record json
 );
+create or replace table raw.ingested_files (
+    source_file varchar primary key, content_sha256 varchar, size_bytes bigint, mtime_ns bigint
+);
+create or replace table raw.ingest_state (state_key varchar);
 """
 
-_SQL_TYPES = {"text": "varchar", "timestamp": "timestamptz", "int": "bigint", "bool": "boolean"}
+_SQL_TYPES = {"text": "varchar", "timestamp": "timestamptz", "int": "bigint", "float": "double", "bool": "boolean"}
+# Bump when the raw tables or what an adapter emits change: the next build re-reads everything.
+LOADER_VERSION = "3"
+# Adapters hold a whole document in memory; a canonical CSV streams at any size.
+MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -77,7 +88,7 @@ class FileReport:
     source_file: str
     entity: str | None
     format: str
-    status: str  # loaded | rejected
+    status: str  # loaded | rejected | skipped
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -87,8 +98,10 @@ class FileReport:
 
 @dataclass
 class LoadSummary:
-    files: list[FileReport]
+    files: list[FileReport]  # every file of the folder, this build's and the unchanged ones
     unmapped: list[tuple[str, str, str, int, str]]  # entity, field, raw value, rows, mapped to
+    reread: list[str] = field(default_factory=list)  # files read in this build
+    removed: list[str] = field(default_factory=list)  # files gone from the folder since the last build
 
     @property
     def rejected_files(self) -> list[FileReport]:
@@ -108,7 +121,7 @@ def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
         cols = ", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in entity.columns)
         con.execute(
             f"create or replace table raw.{entity.name} ("
-            f"{cols}, source_file varchar, source_row bigint)"
+            f"{cols}, source_file varchar, source_row bigint, source_system varchar)"
         )
 
 
@@ -120,11 +133,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        return next(csv.reader(handle), [])
-
-
 def _typed(column, present: bool) -> str:
     if not present:
         return f"cast(null as {_SQL_TYPES[column.type]})"
@@ -133,6 +141,7 @@ def _typed(column, present: bool) -> str:
         "text": f"df_text({name})",
         "timestamp": f"df_ts({name}, $tz)",
         "int": f"try_cast(trim({name}) as bigint)",
+        "float": f"try_cast(trim({name}) as double)",
         "bool": f"df_bool({name})",
     }[column.type]
 
@@ -142,6 +151,8 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
     checks: list[str] = []
     for column in entity.columns:
         name = column.name
+        if column.required and name not in present:
+            checks.append(f"'{name} is required'")
         if name not in present:
             continue
         if column.required:
@@ -157,10 +168,11 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
                 f"or df_ts({name}, $tz) >= timestamptz '{LATEST}' "
                 f"then '{name}: ' || trim({name}) || ' is before 1990 or after 2100' end"
             )
-        elif column.type == "int":
+        elif column.type in ("int", "float"):
+            cast = "bigint" if column.type == "int" else "double"
             checks.append(
-                f"case when df_text({name}) is not null and try_cast(trim({name}) as bigint) is null "
-                f"then '{name}: not a whole number: ' || trim({name}) end"
+                f"case when df_text({name}) is not null and try_cast(trim({name}) as {cast}) is null "
+                f"then '{name}: not a number: ' || trim({name}) end"
             )
         elif column.type == "bool":
             checks.append(
@@ -169,7 +181,7 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
             )
     for name in entity.non_negative:
         if name in present:
-            checks.append(f"case when try_cast(trim({name}) as bigint) < 0 then '{name} is negative' end")
+            checks.append(f"case when try_cast(trim({name}) as double) < 0 then '{name} is negative' end")
     for later, earlier in entity.ordered:
         if later in present and earlier in present:
             checks.append(
@@ -179,18 +191,16 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
     return checks
 
 
-def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header: list[str], tz: str) -> FileReport:
-    source = str(path)
-    con.execute(
-        "create or replace temp table _src as select * from read_csv(?, all_varchar = true, "
-        "header = true, store_rejects = true, rejects_table = '_rejects', rejects_scan = '_scans')",
-        [source],
-    )
-    # DuckDB lower-cases nothing: match the header case-insensitively to the spec.
-    actual = {h.lower(): h for h in con.execute("select * from _src limit 0").fetch_df().columns}
-    present = {c.name for c in entity.columns if c.name in actual}
-    rename = ", ".join(f'"{actual[c]}" as {c}' for c in sorted(present))
-    problems = _problems(entity, present) or ["cast(null as varchar)"]
+def _check_and_insert(
+    con: duckdb.DuckDBPyConnection, source: str, entity: Entity, present: set[str], tz: str,
+    source_system: str, extra_reason: bool = False,
+) -> tuple[int, int, int]:
+    """Validate temp table `_src` (source_row, raw_record, canonical text columns) into raw + quarantine.
+
+    Returns (loaded, quarantined, naive timestamps among the loaded rows).
+    """
+    problems = (["_reason"] if extra_reason else []) + _problems(entity, present)
+    problems = problems or ["cast(null as varchar)"]
     typed = ", ".join(f"{_typed(c, c.name in present)} as {c.name}" for c in entity.columns)
     key = ", ".join(entity.key)
     naive = " + ".join(
@@ -199,10 +209,11 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
     con.execute(
         f"""
         create or replace temp table _checked as
-        with src as (select rowid + 1 as source_row, to_json(_src) as raw_record, {rename} from _src),
-        checked as (
-            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as reason, {naive} as naive
-            from src
+        with checked as (
+            -- $tz is bound for every file; a file without timestamps must still use it
+            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as reason, {naive} as naive,
+                $tz as _tz
+            from _src
         ),
         typed as (
             select source_row, raw_record, reason, naive, {typed} from checked
@@ -215,10 +226,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
         select keyed.* replace (
             coalesce(reason,
                 case when source_row > first_row
-                     then 'duplicate key ({key}) of row ' || first_row || ' in the same file' end,
-                case when exists (select 1 from raw.{entity.name} r where {
-                    " and ".join(f"r.{k} is not distinct from keyed.{k}" for k in entity.key)})
-                     then 'duplicate key ({key}) already loaded from another file' end
+                     then 'duplicate key ({key}) of row ' || first_row || ' in the same file' end
             ) as reason
         )
         from keyed
@@ -227,15 +235,39 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
     )
     columns = ", ".join(entity.column_names)
     con.execute(
-        f"insert into raw.{entity.name} select {columns}, ?, source_row from _checked where reason is null "
+        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where reason is null "
         "order by source_row",
-        [source],
+        [source, source_system],
     )
     con.execute(
         "insert into raw.quarantine select ?, source_row, ?, reason, raw_record from _checked "
         "where reason is not null order by source_row",
         [source, entity.name],
     )
+    loaded, quarantined, naive_count = con.execute(
+        "select count(*) filter (where reason is null), count(*) filter (where reason is not null), "
+        "coalesce(sum(naive) filter (where reason is null), 0) from _checked"
+    ).fetchone()
+    return loaded, quarantined, int(naive_count)
+
+
+def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, tz: str) -> FileReport:
+    source = str(path)
+    entity = found.entity
+    con.execute(
+        "create or replace temp table _raw_csv as select * from read_csv(?, all_varchar = true, "
+        "header = true, encoding = ?, store_rejects = true, rejects_table = '_rejects', rejects_scan = '_scans')",
+        [source, found.encoding],
+    )
+    # DuckDB lower-cases nothing: match the header case-insensitively to the spec.
+    actual = {h.lower(): h for h in con.execute("select * from _raw_csv limit 0").fetch_df().columns}
+    present = {c.name for c in entity.columns if c.name in actual}
+    rename = "".join(f', "{actual[c]}" as {c}' for c in sorted(present))
+    con.execute(
+        f"create or replace temp table _src as "
+        f"select rowid + 1 as source_row, to_json(_raw_csv) as raw_record{rename} from _raw_csv"
+    )
+    loaded, quarantined, naive = _check_and_insert(con, source, entity, present, tz, "canonical")
     con.execute(
         "insert into raw.quarantine select ?, line, ?, "
         "'line ' || line || ': malformed CSV row (' || error_type || '): ' || error_message, "
@@ -245,17 +277,13 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
         "any_value(csv_line) as csv_line from _rejects group by line) order by line",
         [source, entity.name],
     )
-    loaded, quarantined, naive = con.execute(
-        "select count(*) filter (where reason is null), count(*) filter (where reason is not null), "
-        "coalesce(sum(naive) filter (where reason is null), 0) from _checked"
-    ).fetchone()
     malformed = con.execute("select count(distinct line) from _rejects").fetchone()[0]
-    con.execute("drop table if exists _rejects; drop table if exists _scans")
-    missing = [c for c in entity.column_names if c not in present]
-    extra = [h for h in header if h.strip().lower() not in set(entity.column_names)]
+    con.execute("drop table if exists _rejects; drop table if exists _scans; drop table if exists _raw_csv")
+    missing = [c.name for c in entity.columns if c.name not in present and c.required]
+    extra = [h for h in found.header if h.strip().lower() not in set(entity.column_names)]
     notes = []
     if missing:
-        notes.append(f"absent columns (empty): {', '.join(missing)}")
+        notes.append(f"required columns missing (every row quarantined): {', '.join(missing)}")
     if extra:
         notes.append(f"ignored columns: {', '.join(extra)}")
     return FileReport(
@@ -266,43 +294,84 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, entity: Entity, header
         rows_read=loaded + quarantined + malformed,
         rows_loaded=loaded,
         rows_quarantined=quarantined + malformed,
-        naive_timestamps=int(naive),
+        naive_timestamps=naive,
         message="; ".join(notes),
     )
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, path: Path, tz: str) -> FileReport:
+def load_rows(
+    con: duckdb.DuckDBPyConnection, source: str, entity: Entity, rows: list[dict], fmt: str,
+    source_system: str, tz: str, notes: list[str] = (),
+) -> FileReport:
+    """Validate an adapter's rows for one entity into raw + quarantine, exactly as a canonical CSV."""
+    names = [c.name for c in entity.columns if any(row.get(c.name) not in (None, "") for row in rows)]
+    has_reason = any(row.get("_reason") for row in rows)
+    columns = {
+        name: pd.Series([None if row.get(name) is None else str(row[name]) for row in rows], dtype=object)
+        for name in [*names, *(["_reason"] if has_reason else [])]
+    }
+    frame = pd.DataFrame(columns, index=range(len(rows)))
+    frame.insert(0, "source_row", range(1, len(rows) + 1))
+    con.register("_adapter_rows", frame)
+    casts = "".join(f', cast("{n}" as varchar) as "{n}"' for n in columns)
+    canonical = ", ".join(f"'{n}', cast(\"{n}\" as varchar)" for n in names) or "'source_row', source_row"
+    con.execute(
+        f"create or replace temp table _src as select source_row, json_object({canonical}) as raw_record"
+        f"{casts} from _adapter_rows"
+    )
+    con.unregister("_adapter_rows")
+    loaded, quarantined, naive = _check_and_insert(con, source, entity, set(names), tz, source_system, has_reason)
+    return FileReport(source, entity.name, fmt, "loaded", len(rows), loaded, quarantined, naive, "; ".join(notes))
+
+
+def _parse(path: Path, found: AdapterInput, policy: Policy, sha: str) -> Parsed:
+    adapter = found.adapter
+    ctx = ParseContext(path=path, policy=policy, mapping=policy.source(adapter.SOURCE), content_sha256=sha)
+    return adapter.parse(found.doc, ctx)
+
+
+def _load_file(con: duckdb.DuckDBPyConnection, path: Path, policy: Policy, sha: str) -> list[FileReport]:
     source = str(path)
-    if path.suffix.lower() != ".csv":
-        return FileReport(source, None, "unknown", "rejected",
-                          message="unknown format: not a canonical CSV export (expected a .csv file "
-                                  "whose header names one of: " + ", ".join(ENTITIES) + ")")
+    tz = policy.default_timezone
+    if is_documentation(path):
+        return [FileReport(source, None, "documentation", "skipped", message="documentation, not an export")]
+    fmt = "unknown"
     try:
-        header = _read_header(path)
-    except UnicodeDecodeError as exc:
-        return FileReport(source, None, "csv", "rejected",
-                          message=f"not UTF-8 text (byte {exc.start}): re-export as UTF-8")
-    if not header:
-        return FileReport(source, None, "csv", "rejected", message="empty file: no header row")
-    entity = detect_entity(header, path.stem)
-    if entity is None:
-        return FileReport(source, None, "csv", "rejected",
-                          message="unknown format: the header matches no canonical entity "
-                                  f"(header: {', '.join(header[:8])}); required columns are "
-                                  + "; ".join(f"{e.name}: {', '.join(e.required)}" for e in ENTITIES.values()))
-    try:
-        return _load_csv(con, path, entity, header, tz)
+        encoding = scan(path)
+        found = detect(path, encoding, max_document_bytes=MAX_DOCUMENT_BYTES)
+        if isinstance(found, CanonicalCsv):
+            fmt = "canonical csv"
+            return [_load_csv(con, path, found, tz)]
+        fmt = found.adapter.NAME
+        parsed = _parse(path, found, policy, sha)
+    except Rejected as exc:
+        return [FileReport(source, None, exc.format, "rejected", message=str(exc))]
+    except FormatError as exc:
+        return [FileReport(source, None, fmt, "rejected", message=str(exc))]
     except duckdb.Error as exc:
         con.execute("drop table if exists _rejects; drop table if exists _scans")
         first_line = str(exc).strip().splitlines()[0]
-        return FileReport(source, entity.name, "canonical csv", "rejected", message=f"cannot be read: {first_line}")
+        return [FileReport(source, None, fmt, "rejected", message=f"cannot be read: {first_line}")]
+    except Exception as exc:  # an adapter meeting input it does not expect must not stop the other files
+        log.debug("adapter %s failed on %s", fmt, source, exc_info=True)
+        return [FileReport(source, None, fmt, "rejected",
+                           message=f"the {fmt} adapter could not read it: {type(exc).__name__}: {exc}")]
+    notes = list(parsed.notes)
+    reports = [
+        load_rows(con, source, ENTITIES[name], rows, fmt, found.adapter.SOURCE, tz, notes if i == 0 else ())
+        for i, (name, rows) in enumerate(parsed.tables.items())
+    ]
+    return reports or [FileReport(source, None, fmt, "loaded", message="; ".join(notes) or "no records")]
 
 
 def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetime, policy_sha: str,
                   exports_dir: Path) -> None:
-    con.execute("create or replace table raw.policy_vocabulary (vocabulary varchar, name varchar, canonical varchar)")
-    rows = [(voc, name, canonical) for voc, name, canonical in policy.vocabulary_names()]
-    con.executemany("insert into raw.policy_vocabulary values (?, ?, ?)", rows)
+    con.execute("create or replace table raw.policy_vocabulary "
+                "(source varchar, vocabulary varchar, name varchar, canonical varchar)")
+    con.executemany("insert into raw.policy_vocabulary values (?, ?, ?, ?)", policy.vocabulary_rows())
+    con.execute("create or replace table raw.policy_sources (source varchar, default_environment varchar)")
+    con.executemany("insert into raw.policy_sources values (?, ?)",
+                    [(name, policy.source(name).default_environment) for name in SOURCES])
     con.execute("create or replace table raw.policy_sla (severity varchar, sla_hours double)")
     con.executemany("insert into raw.policy_sla values (?, ?)", sorted(policy.sla_hours.items()))
     con.execute(
@@ -336,6 +405,7 @@ _MAPPED_FIELDS = (
     ("defect_status_history", "from_status", "status"),
     ("incidents", "severity", "severity"),
     ("incidents", "environment", "environment"),
+    ("deployments", "environment", "environment"),
 )
 
 
@@ -343,15 +413,16 @@ def _unmapped(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[tuple[str,
     fallback = {
         "severity": policy.unmapped_severity,
         "environment": "(kept as is)",
-        "status": "resolved if resolved_at is set, else new",
+        "status": "the status category, else resolved if resolved_at is set, else new",
         "resolution": "(empty)",
     }
     found = []
     for entity, column, vocabulary in _MAPPED_FIELDS:
         rows = con.execute(
-            f"select {column}, count(*) from raw.{entity} "
-            f"where {column} is not null and df_match_key({column}) not in "
-            "(select df_match_key(name) from raw.policy_vocabulary where vocabulary = ?) "
+            f"select r.{column}, count(*) from raw.{entity} as r "
+            f"where r.{column} is not null and not exists (select 1 from raw.policy_vocabulary as v "
+            f"where v.vocabulary = ? and v.source in ('*', r.source_system) "
+            f"and df_match_key(v.name) = df_match_key(r.{column})) "
             "group by 1 order by 2 desc, 1",
             [vocabulary],
         ).fetchall()
@@ -375,37 +446,130 @@ def discover(exports_dir: Path) -> list[Path]:
     )
 
 
+def _forget(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """Remove every row an earlier build loaded from `source`."""
+    for name in ENTITIES:
+        con.execute(f"delete from raw.{name} where source_file = ?", [source])
+    for table in ("quarantine", "load_report", "ingested_files"):
+        con.execute(f"delete from raw.{table} where source_file = ?", [source])
+
+
+def _record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], sha: str, size: int, mtime_ns: int) -> None:
+    for report in reports:
+        con.execute(
+            "insert into raw.load_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [report.source_file, report.entity, report.format, sha, report.status, report.rows_read,
+             report.rows_loaded, report.rows_quarantined, report.naive_timestamps, report.message],
+        )
+    con.execute("insert into raw.ingested_files values (?, ?, ?, ?)", [reports[0].source_file, sha, size, mtime_ns])
+
+
+def _prepare(con: duckdb.DuckDBPyConnection, state_key: str) -> bool:
+    """Keep the raw tables when they were loaded by this loader version and policy; else start over.
+
+    Returns whether everything must be re-read.
+    """
+    con.execute("create schema if not exists raw")
+    tables = {row[0] for row in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
+    if "ingest_state" in tables:
+        row = con.execute("select state_key from raw.ingest_state").fetchone()
+        if row and row[0] == state_key:
+            return False
+    con.execute(_BOOKKEEPING)
+    _create_raw_tables(con)
+    con.execute("insert into raw.ingest_state values (?)", [state_key])
+    return True
+
+
+def _git_fingerprint(repo: Path) -> str:
+    """What identifies the repository's history: its refs (one cheap `git` call)."""
+    import subprocess
+
+    result = subprocess.run(["git", "-C", str(repo), "show-ref", "--head"], capture_output=True, text=True)
+    return hashlib.sha256(result.stdout.encode()).hexdigest()
+
+
+def _load_git(con: duckdb.DuckDBPyConnection, repo: Path, policy: Policy) -> list[FileReport]:
+    source = f"git:{repo}"
+    try:
+        parsed = read_git(repo)
+    except FormatError as exc:
+        return [FileReport(source, None, "git log", "rejected", message=str(exc))]
+    return [
+        load_rows(con, source, ENTITIES[name], rows, "git log", "git", policy.default_timezone, parsed.notes)
+        for name, rows in parsed.tables.items()
+    ] or [FileReport(source, None, "git log", "loaded", message="no commits")]
+
+
 def load_exports(
     con: duckdb.DuckDBPyConnection,
     exports_dir: Path,
     policy: Policy,
     as_of: datetime,
     policy_sha: str = "",
+    git_repo: Path | None = None,
 ) -> LoadSummary:
-    """Replace the `raw` schema with the contents of `exports_dir`.
+    """Bring the `raw` schema in line with the exports folder, re-reading only what changed.
 
-    A full reload keeps builds reproducible: the same folder and as-of give the
-    same tables, whatever was loaded before.
+    A file whose path and content hash match the last build keeps its rows; a
+    changed file's rows are replaced; a file gone from the folder loses its
+    rows. So the result equals a full reload of the folder, and loading the
+    same folder twice changes nothing. A different policy or loader version
+    re-reads everything (adapters apply the policy's field mappings).
     """
     con.execute(_MACROS)
-    con.execute(_BOOKKEEPING)
-    _create_raw_tables(con)
+    state_key = hashlib.sha256(f"{LOADER_VERSION}:{policy_sha}".encode()).hexdigest()
+    if _prepare(con, state_key):
+        log.info("  reading every file (first build of this warehouse, or a new policy or defectflow version)")
     _write_policy(con, policy, as_of, policy_sha, exports_dir)
-    reports = []
+    known = {row[0]: row[1:] for row in con.execute(
+        "select source_file, content_sha256, size_bytes, mtime_ns from raw.ingested_files").fetchall()}
     files = discover(exports_dir)
+    present: set[str] = set()
+    reread: list[str] = []
     for index, path in enumerate(files, 1):
-        report = _load_file(con, path, policy.default_timezone)
-        log.info("  [%d/%d] %s: %s", index, len(files), path.name,
-                 f"{report.rows_loaded} loaded, {report.rows_quarantined} quarantined"
-                 if report.status == "loaded" else f"REJECTED ({report.message})")
-        reports.append(report)
-        con.execute(
-            "insert into raw.load_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [report.source_file, report.entity, report.format, _sha256(path), report.status,
-             report.rows_read, report.rows_loaded, report.rows_quarantined, report.naive_timestamps,
-             report.message],
-        )
-    return LoadSummary(files=reports, unmapped=_unmapped(con, policy))
+        source = str(path)
+        present.add(source)
+        stat = path.stat()
+        previous = known.get(source)
+        if previous and (previous[1], previous[2]) == (stat.st_size, stat.st_mtime_ns):
+            continue  # same size and modification time: unchanged, not even hashed
+        sha = _sha256(path)
+        if previous and previous[0] == sha:
+            con.execute("update raw.ingested_files set size_bytes = ?, mtime_ns = ? where source_file = ?",
+                        [stat.st_size, stat.st_mtime_ns, source])
+            continue
+        _forget(con, source)
+        reports = _load_file(con, path, policy, sha)
+        _record(con, reports, sha, stat.st_size, stat.st_mtime_ns)
+        reread.append(source)
+        for report in reports:
+            log.info("  [%d/%d] %s: %s", index, len(files), path.name,
+                     f"{report.format}, {report.entity or '-'}: {report.rows_loaded} loaded, "
+                     f"{report.rows_quarantined} quarantined" if report.status == "loaded"
+                     else f"{report.status.upper()} ({report.message})")
+    if git_repo is not None:
+        source = f"git:{git_repo}"
+        present.add(source)
+        fingerprint = _git_fingerprint(git_repo)
+        if known.get(source, (None,))[0] != fingerprint:
+            _forget(con, source)
+            log.info("  reading git history of %s", git_repo)
+            _record(con, _load_git(con, git_repo, policy), fingerprint, 0, 0)
+            reread.append(source)
+    removed = sorted(set(known) - present)
+    for source in removed:
+        _forget(con, source)
+    if removed:
+        log.info("  %d file(s) gone from the folder since the last build: their rows were removed", len(removed))
+    unchanged = len(present) - len(reread)
+    if unchanged:
+        log.info("  %d file(s) unchanged since the last build: kept, not re-read", unchanged)
+    reports = [FileReport(*row) for row in con.execute(
+        "select source_file, entity, format, status, rows_read, rows_loaded, rows_quarantined, "
+        "naive_timestamps, message from raw.load_report order by source_file, entity").fetchall()]
+    return LoadSummary(files=reports, unmapped=_unmapped(con, policy), reread=reread, removed=removed)
 
 
 def policy_fingerprint(text: str) -> str:

@@ -1,5 +1,14 @@
-with history as (
+with raw_history as (
     select * from {{ source('raw', 'defect_status_history') }}
+),
+
+-- The same transition exported twice (overlapping export files) is one transition.
+history as (
+    select *
+    from raw_history
+    qualify row_number() over (
+        partition by defect_id, changed_at, from_status, to_status order by source_file, source_row
+    ) = 1
 ),
 
 vocabulary as (
@@ -10,18 +19,28 @@ mapped as (
     select
         {{ text('h.defect_id') }} as defect_id,
         h.changed_at,
-        -- a status nobody listed counts as open (`new`): it is listed in the load summary
-        case when {{ text('h.from_status') }} is not null then coalesce(f.canonical, 'new') end as from_status,
-        coalesce(t.canonical, 'new') as to_status,
+        -- a status nobody listed falls back to the tracker's category, else counts
+        -- as open (`new`); it is listed in the load summary
+        case when {{ text('h.from_status') }} is not null
+             then coalesce(f.canonical, fc.canonical, 'new') end as from_status,
+        coalesce(t.canonical, tc.canonical, 'new') as to_status,
         {{ text('h.from_status') }} as from_status_raw,
         {{ text('h.to_status') }} as to_status_raw,
         h.source_file,
         h.source_row,
     from history as h
     left join vocabulary as f
-        on f.vocabulary = 'status' and f.match_key = {{ match_key('h.from_status') }}
+        on f.source = h.source_system and f.vocabulary = 'status'
+        and f.match_key = {{ match_key('h.from_status') }}
+    left join vocabulary as fc
+        on fc.source = h.source_system and fc.vocabulary = 'status_category'
+        and fc.match_key = {{ match_key('h.from_status_category') }}
     left join vocabulary as t
-        on t.vocabulary = 'status' and t.match_key = {{ match_key('h.to_status') }}
+        on t.source = h.source_system and t.vocabulary = 'status'
+        and t.match_key = {{ match_key('h.to_status') }}
+    left join vocabulary as tc
+        on tc.source = h.source_system and tc.vocabulary = 'status_category'
+        and tc.match_key = {{ match_key('h.to_status_category') }}
 )
 
 select * from mapped

@@ -1,9 +1,34 @@
-with defects as (
+{{ config(pre_hook=set_person_pattern()) }}
+
+with raw_defects as (
     select * from {{ source('raw', 'defects') }}
+),
+
+-- Two export files can hold the same defect (a newer Jira export of the same
+-- issue): the newest version wins, by the source's last-updated time, then by
+-- file name (exports named by date sort by date).
+defects as (
+    select *
+    from raw_defects
+    qualify row_number() over (
+        partition by {{ text('defect_id') }}
+        order by source_updated_at desc nulls last, source_file desc, source_row desc
+    ) = 1
+),
+
+duplicate_links as (
+    select defect_id, min(linked_defect_id) as duplicate_of
+    from {{ ref('stg_exports__defect_links') }}
+    where link_type = 'duplicates'
+    group by defect_id
 ),
 
 settings as (
     select * from {{ source('raw', 'policy_settings') }}
+),
+
+sources as (
+    select * from {{ source('raw', 'policy_sources') }}
 ),
 
 vocabulary as (
@@ -13,13 +38,15 @@ vocabulary as (
 mapped as (
     select
         {{ text('d.defect_id') }} as defect_id,
-        {{ mask_pii('d.title') }} as title,
-        {{ mask_pii('d.description') }} as description,
+        {{ mask_text('d.title') }} as title,
+        {{ mask_text('d.description') }} as description,
         coalesce(sev.canonical, s.unmapped_severity) as severity,
         {{ text('d.severity') }} as severity_raw,
         sev.canonical is null as severity_unmapped,
+        -- a localised status nobody listed falls back to the tracker's own category
         coalesce(
             st.canonical,
+            cat.canonical,
             case when d.resolved_at is not null then 'resolved' else 'new' end
         ) as status,
         res.canonical as resolution,
@@ -28,8 +55,10 @@ mapped as (
         {{ text('d.component') }} as component,
         {{ text('d.team') }} as team,
         {{ person_key('d.assignee') }} as assignee_key,
+        {{ person_key('d.reporter') }} as reporter_key,
         case
-            when {{ text('d.environment') }} is null then s.default_defect_environment
+            when {{ text('d.environment') }} is null
+                then coalesce(src.default_environment, s.default_defect_environment)
             else coalesce(env.canonical, trim(d.environment))
         end as environment,
         {{ text('d.environment') }} as environment_raw,
@@ -39,25 +68,37 @@ mapped as (
         d.resolved_at,
         d.users_affected,
         d.has_workaround,
-        {{ mask_pii('d.stack_trace') }} as stack_trace,
+        {{ mask_text('d.stack_trace') }} as stack_trace,
         {{ text('d.labels') }} as labels,
-        {{ text('d.duplicate_of') }} as duplicate_of,
-        {{ mask_pii(text('d.deferral_rationale')) }} as deferral_rationale,
+        coalesce({{ text('d.duplicate_of') }}, l.duplicate_of) as duplicate_of,
+        {{ mask_text(text('d.deferral_rationale')) }} as deferral_rationale,
         {{ text('d.rca_link') }} as rca_link,
         coalesce(lower({{ text('d.segment') }}), 'full') as segment,
         {{ text('d.url') }} as url,
+        d.source_system,
         d.source_file,
         d.source_row,
     from defects as d
     cross join settings as s
+    left join sources as src
+        on src.source = d.source_system
+    left join duplicate_links as l
+        on l.defect_id = {{ text('d.defect_id') }}
     left join vocabulary as sev
-        on sev.vocabulary = 'severity' and sev.match_key = {{ match_key('d.severity') }}
+        on sev.source = d.source_system and sev.vocabulary = 'severity'
+        and sev.match_key = {{ match_key('d.severity') }}
     left join vocabulary as st
-        on st.vocabulary = 'status' and st.match_key = {{ match_key('d.status') }}
+        on st.source = d.source_system and st.vocabulary = 'status'
+        and st.match_key = {{ match_key('d.status') }}
+    left join vocabulary as cat
+        on cat.source = d.source_system and cat.vocabulary = 'status_category'
+        and cat.match_key = {{ match_key('d.status_category') }}
     left join vocabulary as res
-        on res.vocabulary = 'resolution' and res.match_key = {{ match_key('d.resolution') }}
+        on res.source = d.source_system and res.vocabulary = 'resolution'
+        and res.match_key = {{ match_key('d.resolution') }}
     left join vocabulary as env
-        on env.vocabulary = 'environment' and env.match_key = {{ match_key('d.environment') }}
+        on env.source = d.source_system and env.vocabulary = 'environment'
+        and env.match_key = {{ match_key('d.environment') }}
 )
 
 select * from mapped

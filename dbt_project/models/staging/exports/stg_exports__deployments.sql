@@ -1,5 +1,10 @@
+-- The newest version of a deployment exported in several files wins.
 with deployments as (
     select * from {{ source('raw', 'deployments') }}
+    qualify row_number() over (
+        partition by trim(deployment_id)
+        order by source_updated_at desc nulls last, source_file desc, source_row desc
+    ) = 1
 ),
 
 vocabulary as (
@@ -24,7 +29,8 @@ mapped as (
         d.source_row,
     from deployments as d
     left join vocabulary as env
-        on env.vocabulary = 'environment' and env.match_key = {{ match_key('d.environment') }}
+        on env.source = d.source_system and env.vocabulary = 'environment'
+        and env.match_key = {{ match_key('d.environment') }}
 )
 
 select * from mapped

@@ -1,5 +1,16 @@
+{{ config(pre_hook=set_person_pattern()) }}
+
+-- The newest version of an incident exported in several files wins.
 with incidents as (
     select * from {{ source('raw', 'incidents') }}
+    qualify row_number() over (
+        partition by trim(incident_id)
+        order by source_updated_at desc nulls last, source_file desc, source_row desc
+    ) = 1
+),
+
+sources as (
+    select * from {{ source('raw', 'policy_sources') }}
 ),
 
 settings as (
@@ -13,12 +24,12 @@ vocabulary as (
 mapped as (
     select
         {{ text('i.incident_id') }} as incident_id,
-        {{ mask_pii('i.title') }} as title,
+        {{ mask_text('i.title') }} as title,
         coalesce(sev.canonical, s.unmapped_severity) as severity,
         {{ text('i.severity') }} as severity_raw,
         {{ text('i.service') }} as service,
         case
-            when {{ text('i.environment') }} is null then s.default_incident_environment
+            when {{ text('i.environment') }} is null then coalesce(src.default_environment, s.default_incident_environment)
             else coalesce(env.canonical, trim(i.environment))
         end as environment,
         i.impact_started_at,
@@ -28,14 +39,19 @@ mapped as (
         {{ text('i.deployment_id') }} as deployment_id,
         {{ text('i.linked_defect_ids') }} as linked_defect_ids,
         {{ text('i.postmortem_link') }} as postmortem_link,
+        i.source_system,
         i.source_file,
         i.source_row,
     from incidents as i
     cross join settings as s
+    left join sources as src
+        on src.source = i.source_system
     left join vocabulary as sev
-        on sev.vocabulary = 'severity' and sev.match_key = {{ match_key('i.severity') }}
+        on sev.source = i.source_system and sev.vocabulary = 'severity'
+        and sev.match_key = {{ match_key('i.severity') }}
     left join vocabulary as env
-        on env.vocabulary = 'environment' and env.match_key = {{ match_key('i.environment') }}
+        on env.source = i.source_system and env.vocabulary = 'environment'
+        and env.match_key = {{ match_key('i.environment') }}
 )
 
 select * from mapped

@@ -1,5 +1,8 @@
 with releases as (
     select * from {{ source('raw', 'releases') }}
+    qualify row_number() over (
+        partition by trim(service), trim(release) order by source_file desc, source_row desc
+    ) = 1
 ),
 
 renamed as (

@@ -1,14 +1,25 @@
--- One row per (vocabulary, match key): the policy's mapping, keyed the way raw values are keyed.
+-- One row per (source, vocabulary, match key): the policy's mapping, keyed the
+-- way raw values are keyed. A source's own names win over the global ones.
 with vocabulary as (
     select * from {{ source('raw', 'policy_vocabulary') }}
 ),
 
+sources as (
+    select source from {{ source('raw', 'policy_sources') }}
+),
+
+candidates as (
+    select s.source, v.vocabulary, {{ match_key('v.name') }} as match_key, v.canonical, v.source = '*' as is_global
+    from vocabulary as v
+    inner join sources as s on v.source in (s.source, '*')
+),
+
 final as (
-    select distinct
-        vocabulary,
-        {{ match_key('name') }} as match_key,
-        canonical,
-    from vocabulary
+    select source, vocabulary, match_key, canonical,
+    from candidates
+    qualify row_number() over (
+        partition by source, vocabulary, match_key order by is_global, canonical
+    ) = 1
 )
 
 select * from final

@@ -11,6 +11,7 @@ records merge like Cobertura's classes. LCOV records no time and no commit.
 
 from __future__ import annotations
 
+import io
 import re
 
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed
@@ -25,7 +26,7 @@ _RECORD_START = re.compile(r"(TN|SF):")
 
 def matches(doc: str) -> bool:
     """The first line that is neither blank nor a comment starts a record."""
-    for line in doc.splitlines():
+    for line in io.StringIO(doc):
         line = line.strip()
         if line and not line.startswith("#"):
             return bool(_RECORD_START.match(line))

@@ -1,0 +1,38 @@
+{{ config(pre_hook=set_person_pattern()) }}
+
+-- Executed test cases from JUnit XML. The same report file loaded twice
+-- (copied into two folders) has the same run_id and counts once.
+with cases as (
+    select * from {{ source('raw', 'test_cases') }}
+    qualify row_number() over (partition by run_id, case_index order by source_file) = 1
+),
+
+vocabulary as (
+    select * from {{ ref('stg_exports__vocabulary') }}
+),
+
+final as (
+    select
+        c.source_file,
+        c.run_id,
+        c.case_index,
+        {{ text('c.suite') }} as suite,
+        {{ text('c.classname') }} as classname,
+        -- JUnit allows a nameless testcase; it is still an executed test
+        coalesce({{ text('c.name') }}, 'unnamed test ' || c.case_index) as name,
+        lower(trim(c.status)) as status,
+        c.duration_s,
+        {{ mask_text(text('c.message')) }} as message,
+        {{ mask_text(text('c.stack_trace')) }} as stack_trace,
+        case when lower(trim(c.status)) in ('failed', 'error')
+             then {{ stack_fingerprint('coalesce(c.stack_trace, c.message)') }} end as fingerprint,
+        coalesce(env.canonical, {{ text('c.environment') }}) as environment,
+        lower({{ text('c.commit_sha') }}) as commit_sha,
+        c.executed_at,
+    from cases as c
+    left join vocabulary as env
+        on env.source = c.source_system and env.vocabulary = 'environment'
+        and env.match_key = {{ match_key('c.environment') }}
+)
+
+select * from final

@@ -266,7 +266,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     warehouse = Path(args.warehouse).resolve()
     with connect(warehouse, read_only=True) as con:
-        as_of = con.execute("select as_of from marts.build_metadata").fetchone()[0]
+        as_of = con.execute("select as_of from marts.build_metadata").fetchall()[0][0]
     params = {"as_of": as_of.isoformat(), "warehouse": str(warehouse)}
     for item in args.param or []:
         key, sep, value = item.partition("=")

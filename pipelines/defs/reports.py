@@ -31,7 +31,7 @@ def executive_briefing(build: BuildSettings) -> dg.MaterializeResult:
 
     # The warehouse's own as-of, not "now": the report describes what was built.
     with connect(build.warehouse_file(), read_only=True) as con:
-        as_of = con.execute("select as_of from marts.build_metadata").fetchone()[0]
+        as_of = con.execute("select as_of from marts.build_metadata").fetchall()[0][0]
     path = render_notebook(
         "executive_briefing",
         parameters={"as_of": as_of.isoformat(), "warehouse": str(build.warehouse_file())},

@@ -43,7 +43,7 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
             git_repo=build.git(),
         )
         failures = invariant_failures(con)
-        counts = {name: con.execute(COUNT_SQL[name]).fetchone()[0] for name in RAW_TABLES + BOOKKEEPING}
+        counts = {name: con.execute(COUNT_SQL[name]).fetchall()[0][0] for name in RAW_TABLES + BOOKKEEPING}
     for name in RAW_TABLES + BOOKKEEPING:
         metadata: dict[str, object] = {"dagster/row_count": counts[name]}
         if name == "load_report":

@@ -174,9 +174,11 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
     for adapter in (jira_csv, duplicate_links_csv):
         if adapter.matches(head):
             return AdapterInput(adapter, path.read_text(encoding=encoding))
+    if len(header) < 2:
+        raise Rejected("unknown format: not JSON, XML, LCOV or CSV with a header row "
+                       f"(first line: {head.splitlines()[0][:80] if head.strip() else 'blank'!r})")
     raise Rejected(
-        "unknown format: not JSON, XML or LCOV, and the CSV header "
-        f"({', '.join(h.strip() for h in header[:8]) or 'empty'}) matches no canonical entity or Jira export; "
-        "required columns are " + "; ".join(f"{e.name}: {', '.join(e.required)}" for e in ENTITIES.values()),
-        "csv" if len(header) > 1 else "unknown",
+        f"unknown CSV: the header ({', '.join(h.strip() for h in header[:8])}) is neither a Jira export nor a "
+        "canonical CSV (e.g. defects.csv needs defect_id, title, created_at; see CONTRACT.md section 1)",
+        "csv",
     )

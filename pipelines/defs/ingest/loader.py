@@ -247,7 +247,7 @@ def _check_and_insert(
     loaded, quarantined, naive_count = con.execute(
         "select count(*) filter (where reason is null), count(*) filter (where reason is not null), "
         "coalesce(sum(naive) filter (where reason is null), 0) from _checked"
-    ).fetchone()
+    ).fetchall()[0]
     return loaded, quarantined, int(naive_count)
 
 
@@ -277,7 +277,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
         "any_value(csv_line) as csv_line from _rejects group by line) order by line",
         [source, entity.name],
     )
-    malformed = con.execute("select count(distinct line) from _rejects").fetchone()[0]
+    malformed = con.execute("select count(distinct line) from _rejects").fetchall()[0][0]
     con.execute("drop table if exists _rejects; drop table if exists _scans; drop table if exists _raw_csv")
     missing = [c.name for c in entity.columns if c.name not in present and c.required]
     extra = [h for h in found.header if h.strip().lower() not in set(entity.column_names)]
@@ -473,8 +473,8 @@ def _prepare(con: duckdb.DuckDBPyConnection, state_key: str) -> bool:
     tables = {row[0] for row in con.execute(
         "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
     if "ingest_state" in tables:
-        row = con.execute("select state_key from raw.ingest_state").fetchone()
-        if row and row[0] == state_key:
+        rows = con.execute("select state_key from raw.ingest_state").fetchall()
+        if rows and rows[0][0] == state_key:
             return False
     con.execute(_BOOKKEEPING)
     _create_raw_tables(con)

@@ -1,4 +1,6 @@
-{{ config(pre_hook=set_person_pattern()) }}
+-- a table, not a view: the names pattern is a session variable, set only while this builds
+{{ config(materialized="table", pre_hook="{{ set_person_pattern() }}") }}
+-- depends_on: {{ ref('stg_exports__person_pattern') }}
 
 with raw_defects as (
     select * from {{ source('raw', 'defects') }}

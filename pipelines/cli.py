@@ -13,7 +13,15 @@ from pathlib import Path
 
 from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
-from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
+from pipelines.warehouse import (
+    DBT_PROJECT_DIR,
+    DEFAULT_WAREHOUSE,
+    PROJECT_ROOT,
+    WAREHOUSE_ENV,
+    WarehouseBusy,
+    connect,
+    exclusive_build,
+)
 
 log = logging.getLogger("defectflow")
 
@@ -66,21 +74,44 @@ def run_build(
     reports: Path,
     policy: Path | None,
     as_of_text: str | None,
+    git_repo: Path | None = None,
 ) -> BuildResult:
-    """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process."""
+    """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
+
+    The job writes a copy of the warehouse that replaces it only when the build
+    succeeds (`exclusive_build`), so a failed or killed build leaves the
+    previous warehouse as it was, and two builds never write one file at once.
+    """
     policy_file = policy or SHIPPED_POLICY
     load_policy(policy_file)  # fail fast, before anything is written
     as_of = parse_as_of(as_of_text)
     if not exports.is_dir():
         raise BuildFailed(f"exports folder {exports} does not exist")
+    if git_repo is not None and not git_repo.is_dir():
+        raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
-
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project()
+    try:
+        with exclusive_build(warehouse) as building:
+            build_log = warehouse.with_name(warehouse.name + ".build.log")
+            summary = _run_job(exports, building, reports, policy_file, as_of, git_repo, build_log)
+    except WarehouseBusy as exc:
+        raise BuildFailed(str(exc)) from None
+    _stage(4, 4, f"done: {warehouse}")
+    folder = reports.resolve() / report_folder_name(as_of)
+    return BuildResult(
+        warehouse=warehouse,
+        reports=sorted(folder.glob("*.html")),
+        rejected_files=summary["rejected"],
+        quarantined_rows=summary["quarantined"],
+    )
 
-    _stage(2, 4, f"building {warehouse} from {exports} (as of {as_of.isoformat()})")
+
+def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
+             build_log: Path) -> dict[str, int]:
+    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
+    _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -95,6 +126,7 @@ def run_build(
                     "as_of": as_of.isoformat(),
                     "reports_dir": str(reports.resolve()),
                     "warehouse": str(warehouse),
+                    "git_repo": str(git_repo.resolve()) if git_repo else "",
                 }
             }
         },
@@ -104,7 +136,6 @@ def run_build(
     }
     # dbt's own log (a line per model and test) goes to a file beside the
     # warehouse; the terminal gets one progress line per model.
-    build_log = warehouse.with_name(warehouse.name + ".build.log")
     with build_log.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
@@ -112,15 +143,7 @@ def run_build(
         raise BuildFailed(f"{_failure_message(result)}\n(dbt's log: {build_log})")
 
     _stage(3, 4, "load summary")
-    summary = print_load_summary(warehouse)
-    _stage(4, 4, "done")
-    folder = reports.resolve() / report_folder_name(as_of)
-    return BuildResult(
-        warehouse=warehouse,
-        reports=sorted(folder.glob("*.html")),
-        rejected_files=summary["rejected"],
-        quarantined_rows=summary["quarantined"],
-    )
+    return print_load_summary(warehouse)
 
 
 def _failure_message(result) -> str:
@@ -158,9 +181,11 @@ def print_load_summary(warehouse: Path) -> dict[str, int]:
         if len(top.setdefault(source, [])) < 3:
             top[source].append(f"{count} x {reason}")
     print("\nLoad summary")
-    print(f"  {'file':<40} {'entity':<22} {'status':<8} {'read':>7} {'loaded':>7} {'quar.':>6} {'naive ts':>8}")
-    for source, entity, _fmt, status, read, loaded, quarantined, naive, message in files:
-        print(f"  {Path(source).name:<40} {entity:<22} {status:<8} {read:>7} {loaded:>7} {quarantined:>6} {naive:>8}")
+    print(f"  {'file':<36} {'format':<24} {'entity':<22} {'status':<8} {'read':>7} {'loaded':>7} {'quar.':>6} "
+          f"{'naive ts':>8}")
+    for source, entity, fmt, status, read, loaded, quarantined, naive, message in files:
+        print(f"  {Path(source).name:<36} {fmt:<24} {entity:<22} {status:<8} {read:>7} {loaded:>7} "
+              f"{quarantined:>6} {naive:>8}")
         for line in top.get(source, []):
             print(f"      quarantined: {line}")
         if status == "rejected" or message:
@@ -220,6 +245,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         reports=Path(args.reports),
         policy=Path(args.policy) if args.policy else None,
         as_of_text=args.as_of,
+        git_repo=Path(args.git_repo) if args.git_repo else None,
     )
     print_headline(result.warehouse)
     print(f"\nWarehouse: {result.warehouse}")
@@ -312,7 +338,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "
                                        "(UTC when it has no offset); default: now")
-    build.add_argument("--git-repo", help="git repository to read commits from (not supported yet)")
+    build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
     build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file or quarantined row")
     build.set_defaults(func=cmd_build)
 
@@ -335,9 +361,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _setup_logging(args.verbose)
-    if getattr(args, "git_repo", None):
-        log.error("--git-repo is not supported yet: pass commits as commits.csv in the exports folder")
-        return EXIT_FAILED
     try:
         return args.func(args)
     except (PolicyError, AsOfError, BuildFailed, FileNotFoundError) as exc:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -35,3 +38,57 @@ def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDB
         yield con
     finally:
         con.close()
+
+
+class WarehouseBusy(RuntimeError):
+    """Another build holds the warehouse."""
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path, path.with_name(path.name + ".wal")]
+
+
+@contextmanager
+def exclusive_build(warehouse: Path) -> Iterator[Path]:
+    """Build into a copy of the warehouse and swap it in when the build succeeds.
+
+    One build at a time: an exclusive lock on `<warehouse>.lock`, which the
+    operating system releases when the process dies, so a killed build never
+    leaves a stale lock. A build that fails or is killed leaves the previous
+    warehouse untouched (readers keep reading it throughout); the next build
+    removes the killed build's leftover copy.
+    """
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    lock = lock_path.open("a+")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "unknown process"
+            raise WarehouseBusy(
+                f"another build is writing {warehouse} ({holder}); wait for it to finish and run again"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        lock.flush()
+        for leftover in warehouse.parent.glob(f".{warehouse.name}.building-*"):
+            leftover.unlink(missing_ok=True)
+        building = warehouse.with_name(f".{warehouse.name}.building-{os.getpid()}")
+        for source, target in zip(_sidecars(warehouse), _sidecars(building)):
+            if source.exists():
+                shutil.copyfile(source, target)
+        try:
+            yield building
+            with duckdb.connect(str(building)) as con:
+                con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
+            # an old WAL replayed against the new file would corrupt it
+            warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+            os.replace(building, warehouse)
+        finally:
+            for path in _sidecars(building):
+                path.unlink(missing_ok=True)
+    finally:
+        lock.close()

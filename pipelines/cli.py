@@ -255,12 +255,12 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.generate import SAMPLE_AS_OF, generate
+    from pipelines.generate import SAMPLE_AS_OF, generate_vendor
 
     sample = Path(args.sample)
-    if not (sample / "defects.csv").exists():
+    if not sample.is_dir() or not any(sample.iterdir()):
         log.info("sample data absent: generating it in %s", sample)
-        generate(sample, scale=1, seed=42)
+        generate_vendor(sample, scale=1, seed=42)
     result = run_build(
         exports=sample,
         warehouse=Path(args.warehouse),
@@ -276,13 +276,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generate import generate
+    from pipelines.generate import generate, generate_vendor
 
     started = time.perf_counter()
-    log.info("generating synthetic exports (scale %s, seed %s) into %s", args.scale, args.seed, args.out)
-    counts = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    kind = "canonical CSV" if args.canonical else "vendor-format"
+    log.info("generating synthetic %s exports (scale %s, seed %s) into %s", kind, args.scale, args.seed, args.out)
+    writer = generate if args.canonical else generate_vendor
+    counts = writer(Path(args.out), scale=args.scale, seed=args.seed)
     for name, rows in counts.items():
-        print(f"  {name:<28} {rows:>10} rows")
+        print(f"  {name:<36} {rows:>10} records")
     log.info("done in %.1f s", time.perf_counter() - started)
     return EXIT_OK
 
@@ -350,7 +352,11 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(func=cmd_report)
 
     gen = sub.add_parser("generate", help="write deterministic synthetic exports",
-                         description="Canonical CSV exports with realistic vocabularies and timings.")
+                         description="Exports as the tools write them (Jira JSON with changelog, PagerDuty "
+                                     "JSON, JUnit and Cobertura XML, canonical CSV for deployments, releases "
+                                     "and commits), with realistic vocabularies and timings.")
+    gen.add_argument("--canonical", action="store_true",
+                     help="write the six canonical CSVs instead (what the benchmark reads)")
     gen.add_argument("--out", required=True, help="output folder")
     gen.add_argument("--scale", type=float, default=1.0, help="size multiplier (1 = a few hundred defects)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FILE_COLUMNS", "SAMPLE_AS_OF", "generate"]
+__all__ = ["FILE_COLUMNS", "SAMPLE_AS_OF", "generate", "generate_vendor"]
 
 SAMPLE_AS_OF = "2026-06-30T00:00:00Z"
 
@@ -1279,3 +1279,30 @@ def generate(out_dir: pathlib.Path, scale: float = 1.0, seed: int = 42) -> dict[
     counts["incidents.csv"] = _write("incidents.csv", _incident_rows(rng, svc, dep, d, n_incidents), out_dir)
     counts["commits.csv"] = _write("commits.csv", _commit_rows(rng, svc, rel, dep, d, people), out_dir)
     return {name: counts[name] for name in FILE_COLUMNS}
+
+
+# Canonical files the vendor formats replace: each is written by the tool that really exports it.
+VENDOR_REPLACES = ("defects.csv", "defect_status_history.csv", "incidents.csv")
+
+
+def generate_vendor(out_dir: pathlib.Path, scale: float = 1.0, seed: int = 42) -> dict[str, int]:
+    """The same data as `generate`, as the tools export it: Jira search JSON with changelog
+    (defects, status history), PagerDuty incidents JSON, JUnit and Cobertura XML from CI,
+    and canonical CSVs for what has no vendor writer (deployments, releases, commits).
+
+    Built from the canonical files, so a build of either folder gives the same marts.
+    """
+    from pipelines.vendor import ci, jira, pagerduty
+
+    out_dir = pathlib.Path(out_dir)
+    counts = generate(out_dir, scale=scale, seed=seed)
+    frames = {
+        name.removesuffix(".csv"): pd.read_csv(out_dir / name, dtype=str, keep_default_na=False)
+        for name in FILE_COLUMNS
+    }
+    written = {name: rows for name, rows in counts.items() if name not in VENDOR_REPLACES}
+    for writer in (jira, pagerduty, ci):
+        written.update(writer.write(frames, out_dir))
+    for name in VENDOR_REPLACES:
+        (out_dir / name).unlink()
+    return written

@@ -345,6 +345,11 @@ def load_policy(path: Path | str | None = None) -> Policy:
         data = {}
     if not isinstance(data, dict):
         raise PolicyError(f"policy {path} must be a mapping of keys to values, got {type(data).__name__}")
+    if path.resolve() != SHIPPED_POLICY:
+        # A key the file leaves out keeps the shipped value (vocabularies included),
+        # so a policy can hold only what a team changes.
+        shipped = yaml.safe_load(SHIPPED_POLICY.read_text(encoding="utf-8")) or {}
+        data = {**shipped, **data}
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from pipelines.defs import dbt, reports, schedules
+from pipelines.defs import dbt, reports, schedules, sensors
 from pipelines.defs.ingest import assets as ingest
 from pipelines.settings import BuildSettings
 
@@ -11,5 +11,6 @@ defs = dg.Definitions.merge(
     dbt.defs,
     reports.defs,
     schedules.defs,
+    sensors.defs,
     dg.Definitions(resources={"build": BuildSettings()}),
 )

@@ -17,3 +17,13 @@ def tiny_build(tmp_path_factory):
         exports=TINY, warehouse=out / "w.duckdb", reports=out / "reports", policy=None, as_of_text=TINY_AS_OF
     )
     return result
+
+
+@pytest.fixture(scope="session")
+def canonical_sample(tmp_path_factory) -> Path:
+    """The demo sample's data as the six canonical CSVs (data/sample/ holds the vendor formats)."""
+    from pipelines.generate import generate
+
+    out = tmp_path_factory.mktemp("canonical-sample")
+    generate(out, scale=1, seed=42)
+    return out

@@ -322,8 +322,8 @@ def test_coverage_py_without_branch_measurement_leaves_branches_empty(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def frames() -> dict[str, pd.DataFrame]:
-    sample = ROOT / "data" / "sample"
+def frames(canonical_sample) -> dict[str, pd.DataFrame]:
+    sample = canonical_sample
     return {name: pd.read_csv(sample / f"{name}.csv", dtype=str) for name in ("deployments", "commits", "defects")}
 
 

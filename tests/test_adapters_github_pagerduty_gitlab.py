@@ -204,8 +204,8 @@ def _instant(text: str) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # shipped default_timezone: UTC
 
 
-def test_pagerduty_writer_round_trip(tmp_path):
-    canonical = pd.read_csv(ROOT / "data" / "sample" / "incidents.csv", dtype=str, keep_default_na=False)
+def test_pagerduty_writer_round_trip(tmp_path, canonical_sample):
+    canonical = pd.read_csv(canonical_sample / "incidents.csv", dtype=str, keep_default_na=False)
     counts = pagerduty_writer.write({"incidents": canonical}, tmp_path)
     path = tmp_path / "pagerduty" / "incidents.json"
     assert counts == {"pagerduty/incidents.json": len(canonical)}

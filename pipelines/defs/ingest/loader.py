@@ -519,6 +519,7 @@ def load_exports(
     re-reads everything (adapters apply the policy's field mappings).
     """
     con.execute(_MACROS)
+    con.execute("set memory_limit = '512MB'")  # DuckDB spills beyond it (default: 80% of RAM, ~11x a big CSV)
     state_key = hashlib.sha256(f"{LOADER_VERSION}:{policy_sha}".encode()).hexdigest()
     if _prepare(con, state_key):
         log.info("  reading every file (first build of this warehouse, or a new policy or defectflow version)")

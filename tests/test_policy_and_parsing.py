@@ -93,3 +93,43 @@ def test_nonexistent_local_time_is_detected(con):
     # 02:30 on 2026-03-08 does not exist in New York (clocks jump 02:00 -> 03:00)
     assert con.execute("select df_ts_gap('2026-03-08 02:30:00', 'America/New_York')").fetchone()[0] is True
     assert con.execute("select df_ts_gap('2026-03-08 03:30:00', 'America/New_York')").fetchone()[0] is False
+
+
+def test_shipped_policy_shows_the_code_defaults_for_every_source():
+    from pipelines.policy import SOURCE_DEFAULTS, SourceMapping
+
+    policy = load_policy()
+    for name, default in SOURCE_DEFAULTS.items():
+        assert policy.source(name) == SourceMapping.model_validate(default), name
+
+
+def test_a_user_policy_overrides_one_field_mapping_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "p.yml"
+    path.write_text(
+        "sources:\n  jira:\n    fields:\n      environment: [customfield_10042]\n"
+        "    default_environment: null\n", encoding="utf-8")
+    policy = load_policy(path)
+    jira = policy.source("jira")
+    assert jira.fields["environment"] == ["customfield_10042"]
+    assert jira.fields["found_in_release"] == ["versions"]  # untouched default
+    assert jira.default_environment is None
+    # keys the file leaves out keep the shipped values, vocabularies included
+    names = {(v, match_key(n)): c for _, v, n, c in policy.vocabulary_rows()}
+    assert names[("environment", "prod")] == "production"
+
+
+def test_an_unknown_source_or_mapping_key_fails_with_its_path(tmp_path):
+    path = tmp_path / "p.yml"
+    path.write_text("sources:\n  jirra:\n    fields: {}\n  github:\n    feilds: {}\n", encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy(path)
+    message = str(info.value)
+    assert "sources.jirra" in message and "sources.github.feilds" in message
+
+
+def test_source_vocabularies_win_for_that_source_only():
+    policy = load_policy()
+    rows = {(s, v, n): c for s, v, n, c in policy.vocabulary_rows()}
+    assert rows[("jira", "resolution", "完成")] == "fixed"
+    assert ("*", "resolution", "完成") not in rows
+    assert rows[("*", "status_category", "indeterminate")] == "in_progress"

@@ -39,7 +39,7 @@ def test_unreadable_file_is_reported_and_the_rest_builds(tmp_path, capsys):
                  "--reports", str(tmp_path / "r"), "--as-of", TINY_AS_OF])
     assert code == 3
     out = capsys.readouterr().out
-    assert "notes.json" in out and "unknown format" in out
-    assert "latin1.csv" in out and "not UTF-8" in out
+    assert "notes.json" in out and "invalid JSON at line 1 column 2" in out
+    assert "latin1.csv" in out and "not valid UTF-8 text: byte 0xe9" in out and "Latin-1" in out
     # the other files still loaded: the escape-rate summary of the tiny fixture is there
     assert "75.0%" in out

@@ -167,10 +167,14 @@ def detect_entity(header: list[str], file_stem: str) -> Entity | None:
     header the entity explains.
     """
     columns = {h.strip().lower() for h in header}
+    stem = file_stem.lower()
     candidates = [e for e in ENTITIES.values() if set(e.required) <= columns]
     if not candidates:
-        return None
-    stem = file_stem.lower()
+        # A file named for an entity, with its key but missing another required
+        # column, is that entity: every row is quarantined naming the column,
+        # rather than the whole file rejected as unknown.
+        named = [e for e in ENTITIES.values() if stem.endswith(e.name) and set(e.key) <= columns]
+        return max(named, key=lambda e: len(e.name)) if named else None
     for entity in candidates:
         if stem == entity.name or stem.endswith(entity.name):
             return entity

@@ -139,7 +139,7 @@ def _typed(column, present: bool) -> str:
     name = column.name
     return {
         "text": f"df_text({name})",
-        "timestamp": f"df_ts({name}, $tz)",
+        "timestamp": f"{name}__ts",  # parsed once, in the `parsed` step of _check_and_insert
         "int": f"try_cast(trim({name}) as bigint)",
         "float": f"try_cast(trim({name}) as double)",
         "bool": f"df_bool({name})",
@@ -162,10 +162,10 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
                 f"case when df_text({name}) is not null and df_ts_gap({name}, $tz) "
                 f"then '{name}: local time ' || trim({name}) || ' does not exist in ' || $tz "
                 f"|| ' (daylight-saving gap)' "
-                f"when df_text({name}) is not null and df_ts({name}, $tz) is null "
+                f"when df_text({name}) is not null and {name}__ts is null "
                 f"then '{name}: not an ISO-8601 timestamp: ' || trim({name}) "
-                f"when df_ts({name}, $tz) < timestamptz '{EARLIEST}' "
-                f"or df_ts({name}, $tz) >= timestamptz '{LATEST}' "
+                f"when {name}__ts < timestamptz '{EARLIEST}' "
+                f"or {name}__ts >= timestamptz '{LATEST}' "
                 f"then '{name}: ' || trim({name}) || ' is before 1990 or after 2100' end"
             )
         elif column.type in ("int", "float"):
@@ -184,39 +184,40 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
             checks.append(f"case when try_cast(trim({name}) as double) < 0 then '{name} is negative' end")
     for later, earlier in entity.ordered:
         if later in present and earlier in present:
-            checks.append(
-                f"case when df_ts({later}, $tz) < df_ts({earlier}, $tz) "
-                f"then '{later} is before {earlier}' end"
-            )
+            checks.append(f"case when {later}__ts < {earlier}__ts then '{later} is before {earlier}' end")
     return checks
 
 
 def _check_and_insert(
     con: duckdb.DuckDBPyConnection, source: str, entity: Entity, present: set[str], tz: str,
-    source_system: str, extra_reason: bool = False,
+    source_system: str, raw_records: str, extra_reason: bool = False,
 ) -> tuple[int, int, int]:
-    """Validate temp table `_src` (source_row, raw_record, canonical text columns) into raw + quarantine.
+    """Validate `_src` (source_row and canonical text columns) into raw + quarantine.
 
-    Returns (loaded, quarantined, naive timestamps among the loaded rows).
+    `raw_records` is a query giving (source_row, raw_record): the original
+    record, built only for the rows that are quarantined. Returns (loaded,
+    quarantined, naive timestamps among the loaded rows).
     """
     problems = (["_reason"] if extra_reason else []) + _problems(entity, present)
     problems = problems or ["cast(null as varchar)"]
     typed = ", ".join(f"{_typed(c, c.name in present)} as {c.name}" for c in entity.columns)
+    stamps = [c.name for c in entity.columns if c.type == "timestamp" and c.name in present]
+    parsed = "".join(f", df_ts({name}, $tz) as {name}__ts" for name in stamps)
+    naive = " + ".join(f"df_is_naive({name})::int" for name in stamps) or "0"
     key = ", ".join(entity.key)
-    naive = " + ".join(
-        f"df_is_naive({c.name})::int" for c in entity.columns if c.type == "timestamp" and c.name in present
-    ) or "0"
     con.execute(
         f"""
         create or replace temp table _checked as
-        with checked as (
+        with parsed as (
             -- $tz is bound for every file; a file without timestamps must still use it
-            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as reason, {naive} as naive,
-                $tz as _tz
-            from _src
+            select *{parsed}, $tz as _tz from _src
+        ),
+        checked as (
+            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as reason, {naive} as naive
+            from parsed
         ),
         typed as (
-            select source_row, raw_record, reason, naive, {typed} from checked
+            select source_row, reason, naive, {typed} from checked
         ),
         keyed as (
             select typed.*,
@@ -240,8 +241,8 @@ def _check_and_insert(
         [source, source_system],
     )
     con.execute(
-        "insert into raw.quarantine select ?, source_row, ?, reason, raw_record from _checked "
-        "where reason is not null order by source_row",
+        f"insert into raw.quarantine select ?, c.source_row, ?, c.reason, r.raw_record from _checked as c "
+        f"inner join ({raw_records}) as r using (source_row) where c.reason is not null order by c.source_row",
         [source, entity.name],
     )
     loaded, quarantined, naive_count = con.execute(
@@ -263,13 +264,19 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     actual = {h.lower(): h for h in con.execute("select * from _raw_csv limit 0").fetch_df().columns}
     present = {c.name for c in entity.columns if c.name in actual}
     rename = "".join(f', "{actual[c]}" as {c}' for c in sorted(present))
-    con.execute(
-        f"create or replace temp table _src as "
-        f"select rowid + 1 as source_row, to_json(_raw_csv) as raw_record{rename} from _raw_csv"
+    # Rows are numbered by their place among all data records (header excluded),
+    # malformed ones included: DuckDB keeps the good rows in order, so a kept row's
+    # number is its position plus the malformed records before it.
+    con.execute("create or replace temp table _malformed as select line - 1 as rec, "
+                "row_number() over (order by line) as j from (select distinct line from _rejects)")
+    number = "rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
+    con.execute(f"create or replace temp view _src as select {number} as source_row{rename} from _raw_csv")
+    loaded, quarantined, naive = _check_and_insert(
+        con, source, entity, present, tz, "canonical",
+        raw_records=f"select {number} as source_row, to_json(_raw_csv) as raw_record from _raw_csv",
     )
-    loaded, quarantined, naive = _check_and_insert(con, source, entity, present, tz, "canonical")
     con.execute(
-        "insert into raw.quarantine select ?, line, ?, "
+        "insert into raw.quarantine select ?, line - 1, ?, "
         "'line ' || line || ': malformed CSV row (' || error_type || '): ' || error_message, "
         "to_json(struct_pack(csv_line := csv_line)) from ("
         # one reject row per bad line (DuckDB may log a line once per error found in it)
@@ -278,7 +285,8 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
         [source, entity.name],
     )
     malformed = con.execute("select count(distinct line) from _rejects").fetchall()[0][0]
-    con.execute("drop table if exists _rejects; drop table if exists _scans; drop table if exists _raw_csv")
+    con.execute("drop view if exists _src; drop table if exists _rejects; drop table if exists _scans; "
+                "drop table if exists _raw_csv; drop table if exists _malformed")
     missing = [c.name for c in entity.columns if c.name not in present and c.required]
     extra = [h for h in found.header if h.strip().lower() not in set(entity.column_names)]
     notes = []
@@ -320,7 +328,11 @@ def load_rows(
         f"{casts} from _adapter_rows"
     )
     con.unregister("_adapter_rows")
-    loaded, quarantined, naive = _check_and_insert(con, source, entity, set(names), tz, source_system, has_reason)
+    loaded, quarantined, naive = _check_and_insert(
+        con, source, entity, set(names), tz, source_system,
+        raw_records="select source_row, raw_record from _src", extra_reason=has_reason,
+    )
+    con.execute("drop table _src")
     return FileReport(source, entity.name, fmt, "loaded", len(rows), loaded, quarantined, naive, "; ".join(notes))
 
 

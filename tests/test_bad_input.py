@@ -302,12 +302,8 @@ def test_latin1_csv_is_rejected_not_mangled(ingest):
 
 # --- columns -------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "canonical.detect_entity only considers entities whose required columns are ALL in the header, so a "
-    "defects.csv without `title` is rejected as 'unknown CSV' (rows lost, no row numbers) instead of having "
-    "every row quarantined with 'title is required'; loader._load_csv's 'required columns missing' note "
-    "is unreachable"))
 def test_missing_required_column_quarantines_every_row(ingest):
+    """A defects.csv without `title`: still defects (by name and key), every row quarantined with the reason."""
     loaded = ingest(one("missing_title_defects.csv"))
     report = loaded.report("missing_title_defects.csv")
     assert (report["status"], report["entity"]) == ("loaded", "defects")
@@ -315,16 +311,6 @@ def test_missing_required_column_quarantines_every_row(ingest):
     assert "required columns missing (every row quarantined): title" in report["message"]
     assert [(n, reason) for n, reason, _ in loaded.quarantine("missing_title_defects.csv")] == [
         (1, "title is required"), (2, "title is required")]
-    loaded.assert_nothing_else_lost()
-
-
-def test_missing_required_column_is_at_least_reported(ingest):
-    """Whatever the outcome, the file is not silently dropped and the required columns are named."""
-    loaded = ingest(one("missing_title_defects.csv"))
-    report = loaded.report("missing_title_defects.csv")
-    assert report["status"] in ("rejected", "loaded")
-    assert "title" in report["message"]
-    assert report["rows_loaded"] == 0
     loaded.assert_nothing_else_lost()
 
 
@@ -495,11 +481,8 @@ def test_malformed_csv_row_is_quarantined_and_the_rest_loads(ingest):
     loaded.assert_nothing_else_lost()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "loader._load_csv numbers rows two ways: a malformed row gets DuckDB's reject `line` (header = line 1), "
-    "the others `rowid + 1` of the rows DuckDB kept, which shifts every row after a malformed one; here "
-    "M-2 (data row 2) is reported as row 3 and M-4 (data row 4) also as row 3"))
 def test_malformed_csv_rows_are_numbered_like_the_others(ingest):
+    """Every row is numbered by its place among the data records (header excluded), malformed or not."""
     loaded = ingest({"malformed_defects.csv": MALFORMED})
     numbers = {record.get("defect_id") or record.get("csv_line", "")[:3]: n
                for n, _, record in loaded.quarantine("malformed_defects.csv")}
@@ -507,13 +490,35 @@ def test_malformed_csv_rows_are_numbered_like_the_others(ingest):
     assert loaded.defects("malformed_defects.csv", "defect_id, source_row") == [("M-1", 1), ("M-3", 3)]
 
 
+def test_several_malformed_rows_keep_every_row_number(ingest):
+    loaded = ingest({"runs_defects.csv": csv_bytes(
+        "defect_id,title,created_at",
+        f"A-1,bad,extra,{T}",
+        f"A-2,ok,{T}",
+        f"A-3,bad,extra,{T}",
+        f'A-4,"bad, quoted",extra,{T}',
+        f'A-5,"ok\nover two lines",{T}',
+        f"A-6,,{T}",
+        f"A-7,bad,extra,{T}",
+        f"A-2,duplicate of row 2,{T}",
+    )})
+    report = loaded.report("runs_defects.csv")
+    assert (report["rows_read"], report["rows_loaded"], report["rows_quarantined"]) == (8, 2, 6)
+    rows = [(n, "malformed" if "malformed CSV row (TOO MANY COLUMNS)" in reason else reason)
+            for n, reason, _ in loaded.quarantine("runs_defects.csv")]
+    assert rows == [(1, "malformed"), (3, "malformed"), (4, "malformed"), (6, "title is required"),
+                    (7, "malformed"), (8, "duplicate key (defect_id) of row 2 in the same file")]
+    assert loaded.defects("runs_defects.csv", "defect_id, source_row") == [("A-2", 2), ("A-5", 5)]
+    loaded.assert_nothing_else_lost()
+
+
 # --- the whole corpus at once ------------------------------------------------------------------------------------
 
 def test_whole_corpus_in_one_folder_loses_nothing(ingest):
     loaded = ingest(bad_inputs)
     rejected = {Path(f.source_file).name for f in loaded.summary.rejected_files}
-    expected = {name for name, _, _ in REJECTED}
-    assert expected <= rejected <= expected | {"missing_title_defects.csv"}  # see the xfail above
+    assert rejected == {name for name, _, _ in REJECTED}
+    assert loaded.report("missing_title_defects.csv")["rows_quarantined"] == 2
     # every row read of every loaded file is in raw or in quarantine, and the good file is whole
     loaded.assert_nothing_else_lost()
     totals = loaded.con.execute(

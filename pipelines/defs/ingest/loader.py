@@ -277,7 +277,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     )
     con.execute(
         "insert into raw.quarantine select ?, line - 1, ?, "
-        "'line ' || line || ': malformed CSV row (' || error_type || '): ' || error_message, "
+        "'malformed CSV row (' || error_type || '): ' || error_message, "
         "to_json(struct_pack(csv_line := csv_line)) from ("
         # one reject row per bad line (DuckDB may log a line once per error found in it)
         "select line, any_value(error_type) as error_type, any_value(error_message) as error_message, "

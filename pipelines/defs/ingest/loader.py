@@ -236,8 +236,7 @@ def _check_and_insert(
     )
     columns = ", ".join(entity.column_names)
     con.execute(
-        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where reason is null "
-        "order by source_row",
+        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where reason is null",
         [source, source_system],
     )
     con.execute(
@@ -269,7 +268,9 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     # number is its position plus the malformed records before it.
     con.execute("create or replace temp table _malformed as select line - 1 as rec, "
                 "row_number() over (order by line) as j from (select distinct line from _rejects)")
-    number = "rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
+    malformed = con.execute("select count(*) from _malformed").fetchall()[0][0]
+    number = ("rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
+              if malformed else "rowid + 1")
     con.execute(f"create or replace temp view _src as select {number} as source_row{rename} from _raw_csv")
     loaded, quarantined, naive = _check_and_insert(
         con, source, entity, present, tz, "canonical",
@@ -284,7 +285,6 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
         "any_value(csv_line) as csv_line from _rejects group by line) order by line",
         [source, entity.name],
     )
-    malformed = con.execute("select count(distinct line) from _rejects").fetchall()[0][0]
     con.execute("drop view if exists _src; drop table if exists _rejects; drop table if exists _scans; "
                 "drop table if exists _raw_csv; drop table if exists _malformed")
     missing = [c.name for c in entity.columns if c.name not in present and c.required]
@@ -531,7 +531,7 @@ def load_exports(
     re-reads everything (adapters apply the policy's field mappings).
     """
     con.execute(_MACROS)
-    con.execute("set memory_limit = '512MB'")  # DuckDB spills beyond it (default: 80% of RAM, ~11x a big CSV)
+    con.execute("set memory_limit = '1GB'")  # DuckDB spills beyond it (default: 80% of RAM, ~11x a big CSV)
     state_key = hashlib.sha256(f"{LOADER_VERSION}:{policy_sha}".encode()).hexdigest()
     if _prepare(con, state_key):
         log.info("  reading every file (first build of this warehouse, or a new policy or defectflow version)")

@@ -130,3 +130,29 @@ def test_git_not_installed(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FormatError, match="git is not installed"):
         read_git(tmp_path)
+
+
+def test_the_ingest_loads_the_repository_once_and_again_only_when_it_changes(history, tmp_path):
+    from datetime import datetime, timezone
+
+    from pipelines.defs.ingest.loader import load_exports
+    from pipelines.policy import load_policy
+    from pipelines.warehouse import connect
+
+    repo, shas = history
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    with connect(tmp_path / "w.duckdb") as con:
+        first = load_exports(con, exports, load_policy(), as_of, git_repo=repo)
+        report = [f for f in first.files if f.source_file == f"git:{repo}"]
+        assert [(r.format, r.entity, r.rows_loaded) for r in report] == [("git log", "commits", len(shas))]
+        assert con.execute("select count(*), count(distinct source_system) from raw.commits").fetchall() == [
+            (len(shas), 1)]
+        assert load_exports(con, exports, load_policy(), as_of, git_repo=repo).reread == []
+        _write(repo, "new.txt", "x\n")
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "-m", "one more", date="2024-02-01T00:00:00+0000")
+        again = load_exports(con, exports, load_policy(), as_of, git_repo=repo)
+        assert again.reread == [f"git:{repo}"]
+        assert con.execute("select count(*) from raw.commits").fetchall()[0][0] == len(shas) + 1

@@ -68,7 +68,7 @@
     session variable set by `set_person_pattern()` in the model's pre-hook, so
     DuckDB compiles the regular expression once, not once per row. -#}
 {% macro mask_text(expr) -%}
-    regexp_replace({{ mask_pii(expr) }}, getvariable('df_person_pattern'), '[person]', 'g')
+    regexp_replace({{ mask_pii(expr) }}, coalesce(getvariable('df_person_pattern'), '[^\s\S]'), '[person]', 'g')
 {%- endmacro %}
 
 {% macro set_person_pattern() -%}

@@ -22,6 +22,8 @@ def test_definitions_load(defs):
     assert schedule.cron_schedule == "0 6 * * 1"
     assert schedule.execution_timezone == "UTC"
     assert schedule.default_status.value == "STOPPED"
+    sensor = defs.resolve_sensor_def("exports_folder_sensor")  # what `dagster dev` shows
+    assert sensor.job_name == "weekly_build" and sensor.default_status.value == "STOPPED"
 
 
 def test_asset_graph_snapshot(defs):

@@ -4,7 +4,6 @@ import os
 
 import dagster as dg
 
-from pipelines.definitions import defs
 from pipelines.defs.sensors import exports_folder_sensor
 
 
@@ -40,7 +39,6 @@ def test_sensor_skips_a_missing_folder(tmp_path, monkeypatch):
     assert isinstance(result, dg.SkipReason) and "does not exist" in result.skip_message
 
 
-def test_sensor_is_registered_and_off_by_default():
-    sensor = defs.resolve_sensor_def("exports_folder_sensor")
-    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    assert sensor.job_name == "weekly_build"
+def test_sensor_is_off_by_default_and_starts_the_weekly_build():
+    assert exports_folder_sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    assert exports_folder_sensor.job_name == "weekly_build"

@@ -5,6 +5,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 TINY_AS_OF = "2026-03-31T00:00:00Z"
+# The real third-party exports beside the repository (never edited, never copied in).
+SAMPLES = ROOT.parent / "shared" / "samples"
 
 
 @pytest.fixture(scope="session")

@@ -19,9 +19,9 @@ from pipelines.defs.ingest.adapters import cobertura, coverage_py, junit, lcov
 from pipelines.defs.ingest.adapters.base import ParseContext
 from pipelines.policy import load_policy
 from pipelines.vendor import ci
+from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
 JUNIT = SAMPLES / "junit"
 COVERAGE = SAMPLES / "coverage"
 FIXTURES = ROOT / "tests" / "fixtures" / "junit"

@@ -16,9 +16,9 @@ from pipelines.defs.ingest.adapters import github, gitlab, pagerduty
 from pipelines.defs.ingest.adapters.base import ParseContext
 from pipelines.policy import load_policy
 from pipelines.vendor import pagerduty as pagerduty_writer
+from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT.parent / "shared" / "samples"
 GITHUB = SAMPLES / "github" / "issues.json"
 PAGERDUTY = SAMPLES / "pagerduty" / "incidents.json"
 GITLAB = SAMPLES / "deployments" / "gitlab_deployments.json"

@@ -17,8 +17,8 @@ from pipelines.defs.ingest.adapters.base import ParseContext
 from pipelines.generate import generate
 from pipelines.policy import load_policy
 from pipelines.vendor import jira as jira_writer
+from tests.conftest import SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 JIRA = SAMPLES / "jira"
 POLICY = load_policy()
 

@@ -39,7 +39,7 @@ GOOD = csv_bytes(
     "defect_id,title,severity,created_at,resolved_at",
     f"GOOD-1,Checkout total wrong,S2,{T},2026-03-02T10:00:00Z",
     f"GOOD-2,Refund button missing,S3,{T},",
-    f"GOOD-3,Login times out,S1,2026-03-03T08:00:00+01:00,",
+    "GOOD-3,Login times out,S1,2026-03-03T08:00:00+01:00,",
 )
 GOOD_IDS = ["GOOD-1", "GOOD-2", "GOOD-3"]
 

@@ -22,10 +22,8 @@ from pipelines.defs.ingest.loader import LoadSummary, load_exports, policy_finge
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path("/work/shared/samples")
-if not SAMPLES.is_dir():
-    SAMPLES = ROOT.parent / "shared" / "samples"
+from tests.conftest import ROOT, SAMPLES
+
 AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
 POLICY = load_policy()
 POLICY_SHA = policy_fingerprint(SHIPPED_POLICY.read_text(encoding="utf-8"))

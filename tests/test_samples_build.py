@@ -12,11 +12,10 @@ import pytest
 
 from pipelines.cli import run_build
 from pipelines.warehouse import connect
-from tests.conftest import ROOT
+from tests.conftest import SAMPLES
 
 pytestmark = pytest.mark.slow
 
-SAMPLES = ROOT.parent / "shared" / "samples"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
 
 

@@ -20,10 +20,8 @@ from pipelines.defs.ingest.loader import load_exports, policy_fingerprint
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
 
-SAMPLES = Path("/work/shared/samples")
-if not SAMPLES.is_dir():
-    SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
-pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared sample exports are not available")
+from tests.conftest import SAMPLES
+
 
 AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
 PR = "junit/publish-unit-test-result-action/"

@@ -32,7 +32,7 @@ from pipelines.defs.ingest.adapters import (
     lcov,
     pagerduty,
 )
-from pipelines.defs.ingest.canonical import ENTITIES, Entity, detect_entity
+from pipelines.defs.ingest.canonical import Entity, detect_entity
 
 ADAPTERS: tuple[ModuleType, ...] = (
     jira_json, github, pagerduty, gitlab, coverage_py,  # json

@@ -121,11 +121,13 @@ def _first_char(text: str) -> str:
 
 
 def _json(path: Path, encoding: str) -> AdapterInput:
+    text = path.read_text(encoding=encoding)
     try:
-        doc = json.loads(path.read_text(encoding=encoding))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
+        truncated = exc.pos >= len(text.rstrip())  # the parser ran out of text, not into bad text
         raise Rejected(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-                       + (" (the file is truncated)" if "Expecting" in exc.msg else ""), "json") from None
+                       + (" (the file is truncated)" if truncated else ""), "json") from None
     for adapter in ADAPTERS:
         if adapter.KIND == "json" and adapter.matches(doc):
             return AdapterInput(adapter, doc)

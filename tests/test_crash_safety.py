@@ -92,3 +92,5 @@ def test_a_killed_build_leaves_the_warehouse_usable_and_the_next_build_completes
     assert not list(tmp_path.glob(".w.duckdb.building-*"))  # the killed build's copy is cleaned up
     with connect(warehouse, read_only=True) as con:
         assert con.execute("select * from marts.release_escape_rate order by all").fetchall() == before
+        # history survives rebuilds: the first build and the rerun, not the killed one
+        assert con.execute("select count(distinct built_at) from history.metric_snapshots").fetchall() == [(2,)]

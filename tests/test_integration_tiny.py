@@ -115,3 +115,12 @@ def test_report_rendered_with_charts(tiny_build):
     html = tiny_build.reports[0].read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html
     assert "75.0%" in html  # overall escape rate, computed by hand above
+
+
+def test_build_appends_headline_figures_to_history(tiny_build):
+    rows = query(tiny_build, "select service, value, n from history.metric_snapshots "
+                             "where metric = 'escape_rate' order by service")
+    # per service and overall, as computed by hand for release_escape_rate
+    assert rows == [("ALL", 0.75, 8), ("pay", 2 / 3, 6), ("web", 1.0, 2)]
+    (as_of,) = query(tiny_build, "select distinct as_of from history.metric_snapshots")[0]
+    assert as_of.isoformat().startswith("2026-03-31T00:00:00")

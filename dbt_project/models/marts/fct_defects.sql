@@ -7,6 +7,10 @@ status as (
     select * from {{ ref('int_defect_status_at_as_of') }}
 ),
 
+sla as (
+    select * from {{ ref('int_defect_sla_priority') }}
+),
+
 final as (
     select
         d.defect_id,
@@ -47,10 +51,14 @@ final as (
         d.ttd_hours,
         d.ttd_negative,
         d.ttr_hours,
+        sla.sla_target_hours,
+        sla.sla_breached,
+        sla.priority_score,
         d.source_file,
         d.source_row,
     from defects as d
     inner join status as s on d.defect_id = s.defect_id
+    left join sla on d.defect_id = sla.defect_id
 )
 
 select * from final

@@ -1,6 +1,8 @@
 -- One row per incident detected at or before the as-of, with its attribution.
 with incidents as (
-    select * from {{ ref('int_incidents') }}
+    select i.*, sla.sla_target_hours, sla.sla_breached
+    from {{ ref('int_incidents') }} as i
+    left join {{ ref('int_incident_sla') }} as sla on i.incident_id = sla.incident_id
 ),
 
 final as (
@@ -26,6 +28,8 @@ final as (
         ttd_negative,
         ttr_hours,
         tta_hours,
+        sla_target_hours,
+        sla_breached,
         source_file,
         source_row,
     from incidents

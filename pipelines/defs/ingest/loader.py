@@ -384,6 +384,12 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     con.execute("create or replace table raw.policy_sources (source varchar, default_environment varchar)")
     con.executemany("insert into raw.policy_sources values (?, ?)",
                     [(name, policy.source(name).default_environment) for name in SOURCES])
+    weights = policy.priority_weights
+    con.execute(
+        "create or replace table raw.policy_priority_weights as select ?::double as severity, "
+        "?::double as recurrence, ?::double as users, ?::double as no_workaround",
+        [weights.severity, weights.recurrence, weights.users, weights.no_workaround],
+    )
     con.execute("create or replace table raw.policy_sla (severity varchar, sla_hours double)")
     con.executemany("insert into raw.policy_sla values (?, ?)", sorted(policy.sla_hours.items()))
     con.execute(

@@ -1,0 +1,61 @@
+"""History: every build appends its headline figures, so trends survive rebuilds (CONTRACT.md section 3).
+
+Rows are keyed by the build's as-of and build time and never updated or
+deleted; the build copies the previous warehouse before writing, so the
+history carries over from build to build.
+"""
+
+import dagster as dg
+
+from pipelines.settings import BuildSettings
+from pipelines.warehouse import connect
+
+HEADLINE_INPUTS = [
+    ["marts", "release_escape_rate"],
+    ["marts", "detection_resolution_by_environment"],
+    ["marts", "build_metadata"],
+]
+
+_CREATE = """
+create schema if not exists history;
+create table if not exists history.metric_snapshots (
+    as_of timestamptz, built_at timestamptz, metric varchar, service varchar, record_type varchar,
+    environment varchar, value double, n bigint
+);
+"""
+
+# The headline figures: escape rate per service and overall, MTTD/MTTR per record type and environment.
+_APPEND = """
+insert into history.metric_snapshots
+with build as (
+    select m.as_of, b.built_at from marts.build_metadata as m cross join raw.build_info as b
+),
+figures as (
+    select 'escape_rate' as metric, service, null as record_type, null as environment, escape_rate as value,
+        pre_release_defects + escaped_defects + escaped_incidents as n
+    from marts.release_escape_rate where release = 'ALL'
+    union all
+    select 'mttd_hours', 'ALL', record_type, environment, mttd_hours, n_detect
+    from marts.detection_resolution_by_environment where severity = 'ALL'
+    union all
+    select 'mttr_hours', 'ALL', record_type, environment, mttr_hours, n_resolve
+    from marts.detection_resolution_by_environment where severity = 'ALL'
+)
+select build.as_of, build.built_at, figures.* from figures cross join build
+"""
+
+
+@dg.asset(key=["history", "metric_snapshots"], deps=HEADLINE_INPUTS, group_name="history", kinds={"duckdb"})
+def metric_snapshots(build: BuildSettings) -> dg.MaterializeResult:
+    """Append this build's headline figures (escape rate, MTTD, MTTR) to history.metric_snapshots."""
+    with connect(build.warehouse_file()) as con:
+        con.execute(_CREATE)
+        con.execute(_APPEND)
+        appended, builds = con.execute(
+            "select count(*) filter (where built_at = (select built_at from raw.build_info)), "
+            "count(distinct built_at) from history.metric_snapshots"
+        ).fetchall()[0]
+    return dg.MaterializeResult(metadata={"rows_appended": appended, "builds_recorded": builds})
+
+
+defs = dg.Definitions(assets=[metric_snapshots])

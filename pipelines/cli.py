@@ -289,6 +289,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from pipelines import gate
+
+    policy = load_policy(Path(args.policy) if args.policy else None)
+    return gate.run(Path(args.warehouse), args.service, args.release, args.environment, args.max_age,
+                    policy.gate_max_age_hours, as_json=args.json)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting import ReportRenderError, WarehouseError, render_notebook
 
@@ -343,6 +351,20 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
     build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file or quarantined row")
     build.set_defaults(func=cmd_build)
+
+    gate = sub.add_parser("gate", help="the release gate verdict for one release, from the warehouse",
+                          description="Exit codes: 0 PASS, 1 HOLD, 2 error (missing warehouse, unknown service, "
+                                      "release or environment, or a warehouse older than --max-age).")
+    gate.add_argument("--service", required=True)
+    gate.add_argument("--release", required=True)
+    gate.add_argument("--environment", required=True, help="target environment (e.g. staging, production)")
+    gate.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                      help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    gate.add_argument("--max-age", type=float, metavar="HOURS",
+                      help="fail (exit 2) when the warehouse's as-of is older than this")
+    gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
+    gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    gate.set_defaults(func=cmd_gate)
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
@@ -53,7 +54,12 @@ class Waiver(_Strict):
     release: str
     approver: str
     reason: str
-    expires_at: str
+    expires_at: datetime
+
+    @field_validator("expires_at")
+    @classmethod
+    def _utc_when_naive(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 class PriorityWeights(_Strict):

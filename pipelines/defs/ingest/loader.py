@@ -390,6 +390,23 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
         "?::double as recurrence, ?::double as users, ?::double as no_workaround",
         [weights.severity, weights.recurrence, weights.users, weights.no_workaround],
     )
+    con.execute("create or replace table raw.policy_gate_rules "
+                "(environment varchar, rule varchar, severity varchar, max_open bigint)")
+    # one GATE row per environment, so a gate with no severity rules still gets its rows
+    gate_rows = [(env, "GATE", None, None) for env in policy.gates]
+    gate_rows += [(env, "BLOCKING_SEVERITY_OPEN", sev, None)
+                  for env, gate in policy.gates.items() for sev in gate.blocking_severities]
+    gate_rows += [(env, "MAX_OPEN", sev, limit)
+                  for env, gate in policy.gates.items() for sev, limit in gate.max_open.items()]
+    if gate_rows:
+        con.executemany("insert into raw.policy_gate_rules values (?, ?, ?, ?)", gate_rows)
+    con.execute("create or replace table raw.policy_gate_settings as select ?::boolean as freeze_intake, "
+                "?::varchar as freeze_bar", [policy.freeze_intake, ";".join(policy.freeze_bar)])
+    con.execute("create or replace table raw.policy_waivers (rule varchar, service varchar, release varchar, "
+                "approver varchar, reason varchar, expires_at timestamptz)")
+    if policy.waivers:
+        con.executemany("insert into raw.policy_waivers values (?, ?, ?, ?, ?, ?)",
+                        [(w.rule, w.service, w.release, w.approver, w.reason, w.expires_at) for w in policy.waivers])
     con.execute("create or replace table raw.policy_sla (severity varchar, sla_hours double)")
     con.executemany("insert into raw.policy_sla values (?, ?)", sorted(policy.sla_hours.items()))
     con.execute(

@@ -1,0 +1,200 @@
+-- One row per gate rule that fired for a (service, release, environment)
+-- (METRICS.md "Release gate", settled detail 10), waived or not.
+with keys as (
+    select * from {{ ref('int_release_gate_keys') }}
+),
+
+defects as (
+    select * from {{ ref('fct_defects') }}
+    where not is_duplicate
+),
+
+incidents as (
+    select * from {{ ref('fct_incidents') }}
+),
+
+escape as (
+    select * from {{ ref('release_escape_rate') }}
+),
+
+as_of as (
+    select as_of from {{ ref('int_as_of') }}
+),
+
+gate_rules as (
+    select * from {{ source('raw', 'policy_gate_rules') }}
+),
+
+gate_settings as (
+    select * from {{ source('raw', 'policy_gate_settings') }}
+),
+
+settings as (
+    select * from {{ source('raw', 'policy_settings') }}
+),
+
+waivers as (
+    select * from {{ source('raw', 'policy_waivers') }}
+),
+
+-- Open defects of the release found in any environment, blocking severity of the target.
+blocking_severity_open as (
+    select
+        k.service,
+        k.release,
+        k.environment,
+        'BLOCKING_SEVERITY_OPEN' as rule,
+        cast(null as varchar) as severity,
+        count(*)::double as observed,
+        0::double as threshold,
+        list(d.defect_id order by d.defect_id) as defect_ids,
+        cast([] as varchar[]) as incident_ids,
+    from keys as k
+    inner join gate_rules as g
+        on k.environment = g.environment and g.rule = 'BLOCKING_SEVERITY_OPEN'
+    inner join defects as d
+        on k.service = d.service and k.release = d.attributed_release
+        and d.is_open and d.severity = g.severity
+    group by k.service, k.release, k.environment
+),
+
+-- max_open has no default: only severities the policy limits are checked.
+open_tolerance_exceeded as (
+    select
+        k.service,
+        k.release,
+        k.environment,
+        'OPEN_TOLERANCE_EXCEEDED' as rule,
+        g.severity,
+        count(*)::double as observed,
+        max(g.max_open)::double as threshold,
+        list(d.defect_id order by d.defect_id) as defect_ids,
+        cast([] as varchar[]) as incident_ids,
+    from keys as k
+    inner join gate_rules as g
+        on k.environment = g.environment and g.rule = 'MAX_OPEN' and g.max_open is not null
+    inner join defects as d
+        on k.service = d.service and k.release = d.attributed_release
+        and d.is_open and d.severity = g.severity
+    group by k.service, k.release, k.environment, g.severity
+    having count(*) > max(g.max_open)
+),
+
+-- Applies to every target environment; unresolved = resolved_at NULL at the as-of.
+stop_the_line as (
+    select
+        k.service,
+        k.release,
+        k.environment,
+        'STOP_THE_LINE' as rule,
+        cast(null as varchar) as severity,
+        count(*)::double as observed,
+        0::double as threshold,
+        cast([] as varchar[]) as defect_ids,
+        list(i.incident_id order by i.incident_id) as incident_ids,
+    from keys as k
+    inner join incidents as i
+        on k.service = i.service and k.release = i.attributed_release
+        and i.severity = 'S1' and i.environment = 'production' and i.resolved_at is null
+    group by k.service, k.release, k.environment
+),
+
+previous_escape_rca_missing as (
+    select
+        k.service,
+        k.release,
+        k.environment,
+        'PREVIOUS_ESCAPE_RCA_MISSING' as rule,
+        cast(null as varchar) as severity,
+        e.escape_rate as observed,
+        s.escape_rate_rca_threshold::double as threshold,
+        cast([] as varchar[]) as defect_ids,
+        cast([] as varchar[]) as incident_ids,
+    from keys as k
+    inner join escape as e
+        on k.service = e.service and k.previous_release = e.release
+    cross join settings as s
+    where e.rca_required and e.rca_link is null
+),
+
+-- Defects of a freeze-bar severity fixed in the release after its code freeze.
+freeze_intake as (
+    select
+        k.service,
+        k.release,
+        k.environment,
+        'FREEZE_INTAKE' as rule,
+        cast(null as varchar) as severity,
+        count(*)::double as observed,
+        0::double as threshold,
+        list(d.defect_id order by d.defect_id) as defect_ids,
+        cast([] as varchar[]) as incident_ids,
+    from keys as k
+    cross join gate_settings as gs
+    cross join as_of as a
+    inner join defects as d
+        on k.service = d.service and k.release = d.fixed_in_release
+        and d.resolved_at > k.code_freeze_at and d.resolved_at <= a.as_of
+    where gs.freeze_intake
+        and ';' || gs.freeze_bar || ';' like '%;' || d.severity || ';%'
+    group by k.service, k.release, k.environment
+),
+
+fired as (
+    select * from blocking_severity_open
+    union all
+    select * from open_tolerance_exceeded
+    union all
+    select * from stop_the_line
+    union all
+    select * from previous_escape_rca_missing
+    union all
+    select * from freeze_intake
+),
+
+-- A waiver names (rule, service, release) and holds for every environment
+-- while it has not expired at the as-of; the active one with the latest
+-- expiry wins, else the latest expired one is shown.
+waiver_match as (
+    select
+        f.service,
+        f.release,
+        f.environment,
+        f.rule,
+        f.severity,
+        w.approver,
+        w.reason,
+        w.expires_at,
+        w.expires_at > a.as_of as is_active,
+    from fired as f
+    inner join waivers as w
+        on upper(trim(w.rule)) = f.rule and trim(w.service) = f.service and trim(w.release) = f.release
+    cross join as_of as a
+    qualify row_number() over (
+        partition by f.service, f.release, f.environment, f.rule, f.severity
+        order by w.expires_at > a.as_of desc, w.expires_at desc, w.approver
+    ) = 1
+),
+
+final as (
+    select
+        f.service,
+        f.release,
+        f.environment,
+        f.rule,
+        f.severity,
+        f.observed,
+        f.threshold,
+        f.defect_ids,
+        f.incident_ids,
+        coalesce(w.is_active, false) as is_waived,
+        w.approver as waiver_approver,
+        w.reason as waiver_reason,
+        w.expires_at as waiver_expires_at,
+    from fired as f
+    left join waiver_match as w
+        on f.service = w.service and f.release = w.release and f.environment = w.environment
+        and f.rule = w.rule and f.severity is not distinct from w.severity
+)
+
+select * from final

@@ -1,0 +1,65 @@
+"""`defectflow gate` as a CI step would call it, on the tiny hand-computed fixture's warehouse.
+
+By hand (tests/fixtures/tiny, as of 2026-03-31):
+- pay 1.0 -> production: D4 (Critical = S1, resolved only on 2026-04-05, after the as-of) is an open
+  blocking defect of release 1.0: HOLD, BLOCKING_SEVERITY_OPEN, D4. D2 (P3) and D10 (Medium) are S3.
+- web 2.0: incident I6 (P1 = S1, production, unresolved) is attributed to 2.0: HOLD, STOP_THE_LINE.
+- pay 1.1: the previous release 1.0 escaped above the RCA threshold and has no rca_link: HOLD,
+  PREVIOUS_ESCAPE_RCA_MISSING.
+- web 2.1: previous release 2.0 needed an RCA and has its link; no open defect, no incident: PASS.
+"""
+
+import json
+
+import pytest
+
+from pipelines.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def _gate(tiny_build, capsys, *args):
+    code = main(["gate", "--warehouse", str(tiny_build.warehouse), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_blocking_defect_holds_the_release(tiny_build, capsys):
+    code, out, _ = _gate(tiny_build, capsys, "--service", "pay", "--release", "1.0", "--environment", "production")
+    assert code == 1
+    assert "HOLD" in out and "BLOCKING_SEVERITY_OPEN" in out and "D4" in out
+    assert "2026-03-31" in out  # the warehouse's as-of is printed
+
+
+def test_stop_the_line_and_missing_rca_hold(tiny_build, capsys):
+    code, out, _ = _gate(tiny_build, capsys, "--service", "web", "--release", "2.0", "--environment", "staging")
+    assert code == 1 and "STOP_THE_LINE" in out
+    code, out, _ = _gate(tiny_build, capsys, "--service", "pay", "--release", "1.1", "--environment", "production")
+    assert code == 1 and "PREVIOUS_ESCAPE_RCA_MISSING" in out
+
+
+def test_clean_release_passes_and_json_is_machine_readable(tiny_build, capsys):
+    code, out, _ = _gate(tiny_build, capsys, "--service", "web", "--release", "2.1", "--environment",
+                         "production", "--json")
+    assert code == 0
+    verdict = json.loads(out)
+    assert verdict["verdict"] == "PASS" and verdict["exit_code"] == 0
+
+
+def test_unknown_release_is_an_error_naming_near_matches(tiny_build, capsys):
+    code, out, err = _gate(tiny_build, capsys, "--service", "pay", "--release", "1.3", "--environment", "production")
+    assert code == 2
+    assert "1.2" in out + err
+
+
+def test_max_age_turns_staleness_into_an_error(tiny_build, capsys):
+    # the fixture's as-of (2026-03-31) is months old whenever this runs
+    code, out, err = _gate(tiny_build, capsys, "--service", "web", "--release", "2.1", "--environment",
+                           "production", "--max-age", "24")
+    assert code == 2 and "more than --max-age 24 h" in out + err
+
+
+def test_missing_warehouse_is_an_error(tmp_path, capsys):
+    code = main(["gate", "--warehouse", str(tmp_path / "none.duckdb"), "--service", "pay", "--release", "1.0",
+                 "--environment", "production"])
+    assert code == 2

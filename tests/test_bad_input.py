@@ -263,7 +263,7 @@ def test_entity_payloads_are_refused_and_never_expanded(ingest):
     secret = Path("/etc/passwd").read_text().splitlines()[0]  # e.g. root:x:0:0:root:/root:/bin/bash
     tables = [row[0] for row in loaded.con.execute(
         "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()]
-    for table in tables:
+    for table in tables:  # names from the warehouse's own catalog, not from input
         text = loaded.con.execute(f"select coalesce(string_agg(t::varchar, '|'), '') from raw.{table} as t").fetchone()[0]
         assert secret not in text and "root:x:0:0" not in text and "lollollol" not in text, table
     loaded.assert_nothing_else_lost()
@@ -523,6 +523,7 @@ def test_whole_corpus_in_one_folder_loses_nothing(ingest):
     loaded.assert_nothing_else_lost()
     totals = loaded.con.execute(
         "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from raw.load_report").fetchone()
+    # table names from the fixed entity list
     stored = sum(loaded.con.execute(f"select count(*) from raw.{e}").fetchone()[0] for e in ENTITIES)
     quarantined = loaded.con.execute("select count(*) from raw.quarantine").fetchone()[0]
     assert totals == (stored + quarantined, stored, quarantined)

@@ -133,6 +133,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _quoted(identifier: str) -> str:
+    """A column name from a file's header as a SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 def _typed(column, present: bool) -> str:
     if not present:
         return f"cast(null as {_SQL_TYPES[column.type]})"
@@ -262,7 +267,8 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     # DuckDB lower-cases nothing: match the header case-insensitively to the spec.
     actual = {h.lower(): h for h in con.execute("select * from _raw_csv limit 0").fetch_df().columns}
     present = {c.name for c in entity.columns if c.name in actual}
-    rename = "".join(f', "{actual[c]}" as {c}' for c in sorted(present))
+    # The header is the user's text: quoted as an identifier (quotes doubled), never spliced raw.
+    rename = "".join(f", {_quoted(actual[c])} as {c}" for c in sorted(present))
     # Rows are numbered by their place among all data records (header excluded),
     # malformed ones included: DuckDB keeps the good rows in order, so a kept row's
     # number is its position plus the malformed records before it.
@@ -271,6 +277,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     malformed = con.execute("select count(*) from _malformed").fetchall()[0][0]
     number = ("rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
               if malformed else "rowid + 1")
+    # SQL text here: fixed expressions and quoted column identifiers only; no values.
     con.execute(f"create or replace temp view _src as select {number} as source_row{rename} from _raw_csv")
     loaded, quarantined, naive = _check_and_insert(
         con, source, entity, present, tz, "canonical",
@@ -483,6 +490,7 @@ def discover(exports_dir: Path) -> list[Path]:
 
 def _forget(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Remove every row an earlier build loaded from `source`."""
+    # Table names from the fixed entity and bookkeeping lists; the file name is a bound parameter.
     for name in ENTITIES:
         con.execute(f"delete from raw.{name} where source_file = ?", [source])
     for table in ("quarantine", "load_report", "ingested_files"):

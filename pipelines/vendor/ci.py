@@ -33,18 +33,18 @@ only loop writes one file per run) and driven by one generator seeded with
 
 from __future__ import annotations
 
-import functools
 import pathlib
 
 import numpy as np
 import pandas as pd
+
+from pipelines.generate import STR, _cat, _s
 
 __all__ = ["RETENTION_DAYS", "SEED", "write"]
 
 SEED = 20260105
 RETENTION_DAYS = 14
 
-STR = np.dtypes.StringDType()
 LAST = np.iinfo(np.int64).max  # sort position of a document's closing piece
 
 ACTIONS = ("creates", "updates", "rejects", "retries", "caches", "validates", "lists", "expires", "exports", "merges")
@@ -79,18 +79,6 @@ COVERAGE_PY_VERSION = "7.6.1"
 
 
 # --------------------------------------------------------------------------- string helpers
-
-
-def _s(values: object) -> np.ndarray:
-    """As a numpy string array (integers in decimal)."""
-    arr = np.asarray(values)
-    if arr.dtype.kind in "iub":
-        arr = arr.astype(np.int64)
-    return arr.astype(STR)
-
-
-def _cat(*parts: np.ndarray | str) -> np.ndarray:
-    return functools.reduce(np.strings.add, parts)  # type: ignore[arg-type]
 
 
 def _split(text: np.ndarray, sep: str, last: bool = False) -> tuple[np.ndarray, np.ndarray]:

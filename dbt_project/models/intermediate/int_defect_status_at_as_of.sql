@@ -12,12 +12,6 @@ as_of as (
     select as_of from {{ ref('int_as_of') }}
 ),
 
-with_history as (
-    select defect_id, min(changed_at) as first_changed_at
-    from history
-    group by defect_id
-),
-
 last_change as (
     select h.defect_id, h.to_status
     from history as h
@@ -28,28 +22,23 @@ last_change as (
     ) = 1
 ),
 
-before_first as (
-    select h.defect_id, coalesce(h.from_status, 'new') as status
-    from history as h
-    qualify row_number() over (
-        partition by h.defect_id order by h.changed_at, h.source_file, h.source_row
-    ) = 1
+history_start as (
+    select * from {{ ref('int_defect_history_start') }}
 ),
 
 final as (
     select
         d.defect_id,
         case
-            when w.defect_id is not null then coalesce(lc.to_status, bf.status)
+            when hs.defect_id is not null then coalesce(lc.to_status, hs.status_before_history)
             when d.resolved_at_as_of is null
                 then case when d.status in ('new', 'triaged', 'in_progress', 'deferred') then d.status else 'new' end
             else case when d.status in ('resolved', 'closed') then d.status else 'resolved' end
         end as status_at_as_of,
-        w.defect_id is not null as has_history,
+        hs.defect_id is not null as has_history,
     from defects as d
-    left join with_history as w on d.defect_id = w.defect_id
+    left join history_start as hs on d.defect_id = hs.defect_id
     left join last_change as lc on d.defect_id = lc.defect_id
-    left join before_first as bf on d.defect_id = bf.defect_id
 )
 
 select * from final

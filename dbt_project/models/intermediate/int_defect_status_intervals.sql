@@ -20,18 +20,8 @@ as_of as (
     select as_of from {{ ref('int_as_of') }}
 ),
 
-with_history as (
-    select distinct h.defect_id
-    from history as h
-    inner join defects as d on h.defect_id = d.defect_id
-),
-
-before_first as (
-    select h.defect_id, coalesce(h.from_status, 'new') as status
-    from history as h
-    qualify row_number() over (
-        partition by h.defect_id order by h.changed_at, h.source_file, h.source_row
-    ) = 1
+history_start as (
+    select * from {{ ref('int_defect_history_start') }}
 ),
 
 -- Events: (defect, effective instant, status entered). The creation event sorts
@@ -43,10 +33,9 @@ creation_events as (
         cast(null as timestamptz) as changed_at,
         cast(null as varchar) as source_file,
         cast(null as bigint) as source_row,
-        case when w.defect_id is not null then bf.status else 'new' end as status,
+        coalesce(hs.status_before_history, 'new') as status,
     from defects as d
-    left join with_history as w on d.defect_id = w.defect_id
-    left join before_first as bf on d.defect_id = bf.defect_id
+    left join history_start as hs on d.defect_id = hs.defect_id
 ),
 
 history_events as (
@@ -72,8 +61,8 @@ resolution_events as (
         cast(null as bigint) as source_row,
         'resolved' as status,
     from defects as d
-    left join with_history as w on d.defect_id = w.defect_id
-    where w.defect_id is null
+    left join history_start as hs on d.defect_id = hs.defect_id
+    where hs.defect_id is null
         and d.resolved_at_as_of is not null
 ),
 

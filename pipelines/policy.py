@@ -39,6 +39,34 @@ def match_key(value: str) -> str:
     return re.sub(r"[\W_]+", "", value.lower())
 
 
+def glob_regex(glob: str) -> str:
+    """A path glob as an anchored regular expression: `**` crosses folders, `*` and `?` do not.
+
+    `services/payments/**` matches every file below that folder; a pattern
+    without a folder part (`*.py`) matches the file name in any folder.
+    """
+    out = []
+    i = 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    body = "".join(out)
+    return f"^{body}$" if "/" in glob else f"^(?:.*/)?{body}$"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

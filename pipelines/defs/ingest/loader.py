@@ -26,7 +26,7 @@ from pipelines.defs.ingest.adapters.base import FormatError, ParseContext, Parse
 from pipelines.defs.ingest.canonical import ENTITIES, Entity
 from pipelines.defs.ingest.detect import AdapterInput, CanonicalCsv, Rejected, detect, is_documentation, scan
 from pipelines.defs.ingest.adapters.git import read_git
-from pipelines.policy import SOURCES, Policy
+from pipelines.policy import SOURCES, Policy, glob_regex
 
 log = logging.getLogger("defectflow")
 
@@ -420,7 +420,9 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
         "create or replace table raw.policy_settings as select "
         "?::double as attribution_window_hours, ?::double as escape_rate_rca_threshold, "
         "?::varchar as unmapped_severity, ?::varchar as default_defect_environment, "
-        "?::varchar as default_incident_environment, ?::varchar as default_timezone",
+        "?::varchar as default_incident_environment, ?::varchar as default_timezone, "
+        "?::double as triage_hours, ?::double as coverage_gap_threshold, "
+        "?::integer as version_skew_releases, ?::varchar as defect_key_pattern",
         [
             policy.attribution_window_hours,
             policy.escape_rate_rca_threshold,
@@ -428,8 +430,20 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
             policy.default_environment.get("defects", "unknown"),
             policy.default_environment.get("incidents", "production"),
             policy.default_timezone,
+            policy.triage_hours,
+            policy.coverage_gap_threshold,
+            policy.version_skew_releases,
+            policy.defect_key_pattern,
         ],
     )
+    con.execute("create or replace table raw.policy_production_branches (branch varchar)")
+    con.executemany("insert into raw.policy_production_branches values (?)",
+                    [(b,) for b in policy.production_branches])
+    con.execute("create or replace table raw.policy_components "
+                "(component varchar, path_glob varchar, path_regex varchar)")
+    component_rows = [(name, glob, glob_regex(glob)) for name, globs in policy.components.items() for glob in globs]
+    if component_rows:
+        con.executemany("insert into raw.policy_components values (?, ?, ?)", component_rows)
     con.execute(
         "create or replace table raw.build_info as select ?::timestamptz as as_of, "
         "?::timestamptz as built_at, ?::varchar as policy_sha256, ?::varchar as exports_dir",

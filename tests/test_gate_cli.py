@@ -63,3 +63,47 @@ def test_missing_warehouse_is_an_error(tmp_path, capsys):
     code = main(["gate", "--warehouse", str(tmp_path / "none.duckdb"), "--service", "pay", "--release", "1.0",
                  "--environment", "production"])
     assert code == 2
+
+
+@pytest.fixture(scope="module")
+def waived_build(tmp_path_factory):
+    """The tiny fixture plus a waivers.csv: one waiver for pay 1.0, one row without an approver."""
+    import shutil
+
+    from pipelines.cli import run_build
+    from tests.conftest import TINY, TINY_AS_OF
+
+    out = tmp_path_factory.mktemp("waived")
+    exports = out / "exports"
+    shutil.copytree(TINY, exports)
+    (exports / "waivers.csv").write_text(
+        "rule,service,release,approver,reason,expires_at\n"
+        "blocking_severity_open, pay ,1.0,alice,contained by feature flag,2099-12-31T00:00:00Z\n"
+        "STOP_THE_LINE,web,2.0,,nobody approved this,2099-12-31T00:00:00Z\n",
+        encoding="utf-8",
+    )
+    return run_build(exports=exports, warehouse=out / "w.duckdb", reports=out / "reports", policy=None,
+                     as_of_text=TINY_AS_OF)
+
+
+def test_waivers_csv_waives_a_rule_and_names_the_approver(waived_build, capsys):
+    # pay 1.0 holds only on BLOCKING_SEVERITY_OPEN (D4); the file's waiver covers it,
+    # despite its lower-case rule and padded service.
+    code, out, _ = _gate(waived_build, capsys, "--service", "pay", "--release", "1.0", "--environment",
+                         "production", "--json")
+    verdict = json.loads(out)
+    assert code == 0 and verdict["verdict"] == "PASS"
+    [finding] = verdict["reasons"]
+    assert finding["rule"] == "BLOCKING_SEVERITY_OPEN" and finding["waived"] is True
+    assert finding["waiver"]["approver"] == "alice"
+
+
+def test_waiver_without_approver_is_quarantined_and_waives_nothing(waived_build, capsys):
+    from pipelines.warehouse import connect
+
+    with connect(waived_build.warehouse, read_only=True) as con:
+        [(row_number, reason)] = con.execute(
+            "select row_number, reason from raw.quarantine where entity = 'waivers'").fetchall()
+    assert row_number == 2 and "approver" in reason
+    code, out, _ = _gate(waived_build, capsys, "--service", "web", "--release", "2.0", "--environment", "staging")
+    assert code == 1 and "STOP_THE_LINE" in out

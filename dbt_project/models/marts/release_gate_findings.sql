@@ -34,7 +34,7 @@ settings as (
 ),
 
 waivers as (
-    select * from {{ source('raw', 'policy_waivers') }}
+    select * from {{ ref('stg_exports__waivers') }}
 ),
 
 -- Open defects of the release found in any environment, blocking severity of the target.
@@ -168,7 +168,7 @@ waiver_match as (
         w.expires_at > a.as_of as is_active,
     from fired as f
     inner join waivers as w
-        on upper(trim(w.rule)) = f.rule and trim(w.service) = f.service and trim(w.release) = f.release
+        on w.rule = f.rule and w.service = f.service and w.release = f.release
     cross join as_of as a
     qualify row_number() over (
         partition by f.service, f.release, f.environment, f.rule, f.severity

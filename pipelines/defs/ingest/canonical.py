@@ -1,4 +1,4 @@
-"""The canonical model: the six entities of CONTRACT.md section 1 and their columns.
+"""The canonical model: the entities of CONTRACT.md section 1 (and waivers.csv) and their columns.
 
 Every adapter produces rows of these entities; the canonical CSV is their
 lingua franca. Column names and types here are the `raw` schema's.
@@ -120,6 +120,18 @@ COMMITS = Entity(
     key=("sha",),
 )
 
+# Time-bound release-gate waivers (METRICS.md settled detail 10), beside policy.waivers.
+WAIVERS = Entity(
+    "waivers",
+    _cols(
+        "rule, service, release, approver, reason, expires_at",
+        {"expires_at": "timestamp"},
+        # a waiver nobody approved, or that never expires, is not a waiver
+        {"rule", "service", "release", "approver", "expires_at"},
+    ),
+    key=("rule", "service", "release", "approver", "expires_at"),
+)
+
 # Beyond the six canonical CSVs: what the other adapters produce.
 DEFECT_LINKS = Entity(
     "defect_links",
@@ -153,7 +165,7 @@ COVERAGE = Entity(
 
 ENTITIES: dict[str, Entity] = {
     e.name: e
-    for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS,
+    for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS, WAIVERS,
               DEFECT_LINKS, TEST_CASES, COVERAGE)
 }
 

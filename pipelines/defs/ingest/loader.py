@@ -78,7 +78,7 @@ create or replace table raw.ingest_state (state_key varchar);
 
 _SQL_TYPES = {"text": "varchar", "timestamp": "timestamptz", "int": "bigint", "float": "double", "bool": "boolean"}
 # Bump when the raw tables or what an adapter emits change: the next build re-reads everything.
-LOADER_VERSION = "3"
+LOADER_VERSION = "4"
 # Adapters hold a whole document in memory; a canonical CSV streams at any size.
 MAX_DOCUMENT_BYTES = 512 * 1024 * 1024
 
@@ -199,6 +199,9 @@ def _check_and_insert(
 ) -> tuple[int, int, int]:
     """Validate `_src` (source_row and canonical text columns) into raw + quarantine.
 
+    The bookkeeping columns are `_df_`-prefixed: an entity may have a column
+    called `reason` (waivers) and must not collide with them.
+
     `raw_records` is a query giving (source_row, raw_record): the original
     record, built only for the rows that are quarantined. Returns (loaded,
     quarantined, naive timestamps among the loaded rows).
@@ -218,22 +221,22 @@ def _check_and_insert(
             select *{parsed}, $tz as _tz from _src
         ),
         checked as (
-            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as reason, {naive} as naive
+            select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as _df_reason, {naive} as _df_naive
             from parsed
         ),
         typed as (
-            select source_row, reason, naive, {typed} from checked
+            select source_row, _df_reason, _df_naive, {typed} from checked
         ),
         keyed as (
             select typed.*,
-                min(source_row) filter (where reason is null) over (partition by {key}) as first_row
+                min(source_row) filter (where _df_reason is null) over (partition by {key}) as _df_first_row
             from typed
         )
         select keyed.* replace (
-            coalesce(reason,
-                case when source_row > first_row
-                     then 'duplicate key ({key}) of row ' || first_row || ' in the same file' end
-            ) as reason
+            coalesce(_df_reason,
+                case when source_row > _df_first_row
+                     then 'duplicate key ({key}) of row ' || _df_first_row || ' in the same file' end
+            ) as _df_reason
         )
         from keyed
         """,
@@ -241,17 +244,17 @@ def _check_and_insert(
     )
     columns = ", ".join(entity.column_names)
     con.execute(
-        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where reason is null",
+        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where _df_reason is null",
         [source, source_system],
     )
     con.execute(
-        f"insert into raw.quarantine select ?, c.source_row, ?, c.reason, r.raw_record from _checked as c "
-        f"inner join ({raw_records}) as r using (source_row) where c.reason is not null order by c.source_row",
+        f"insert into raw.quarantine select ?, c.source_row, ?, c._df_reason, r.raw_record from _checked as c "
+        f"inner join ({raw_records}) as r using (source_row) where c._df_reason is not null order by c.source_row",
         [source, entity.name],
     )
     loaded, quarantined, naive_count = con.execute(
-        "select count(*) filter (where reason is null), count(*) filter (where reason is not null), "
-        "coalesce(sum(naive) filter (where reason is null), 0) from _checked"
+        "select count(*) filter (where _df_reason is null), count(*) filter (where _df_reason is not null), "
+        "coalesce(sum(_df_naive) filter (where _df_reason is null), 0) from _checked"
     ).fetchall()[0]
     return loaded, quarantined, int(naive_count)
 

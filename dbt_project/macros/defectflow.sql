@@ -86,3 +86,11 @@
             '\s+', ' ', 'g')
     ), 1, 16) end
 {%- endmacro %}
+
+{#- Mean of a double, summed exactly. DuckDB's parallel avg over doubles adds
+    in whatever order the threads finish, so two builds of the same data
+    differed in the last digit (METRICS.md: identical tables); a decimal sum
+    is integer arithmetic. Values are kept to 1e-9. -#}
+{% macro mean(expr) -%}
+    cast(avg(cast({{ expr }} as decimal(38, 9))) as double)
+{%- endmacro %}

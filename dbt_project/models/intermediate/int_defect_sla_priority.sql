@@ -1,12 +1,11 @@
 -- SLA (METRICS.md "SLA") and priority score (METRICS.md "Priority score") per
 -- defect known at the as-of, to be joined into fct_defects by defect_id.
--- Recurrence comes from explicit duplicate links (duplicate_of) until the
--- clustering issue lands: a cluster is a defect with every defect whose
--- duplicate_of chain leads to it.
+-- Recurrence comes from int_defect_link_clusters (explicit duplicate links,
+-- duplicate_of and the trackers' duplicate links) until the clustering issue
+-- lands.
 with defects as (
     select
-        defect_id, severity, created_at, resolution, resolved_at_as_of,
-        duplicate_of, users_affected, has_workaround,
+        defect_id, severity, created_at, resolved_at_as_of, users_affected, has_workaround,
     from {{ ref('int_defects') }}
 ),
 
@@ -23,56 +22,17 @@ weights as (
     from {{ source('raw', 'policy_priority_weights') }}
 ),
 
--- Follow duplicate_of through known defects, at most 50 hops (a cycle stops there).
-chain as (
-    with recursive walk as (
-        select defect_id, defect_id as node, duplicate_of as next_node, 0 as depth
-        from defects
-        union all
-        select w.defect_id, w.next_node as node, d.duplicate_of as next_node, w.depth + 1 as depth
-        from walk as w
-        left join defects as d on w.next_node = d.defect_id
-        where w.next_node is not null and w.next_node <> w.node and w.depth < 50
-    )
-    select * from walk
-),
-
--- The root is the end of the chain; on a cycle, the smallest id met in the
--- second half of the walk (the same for every defect that reaches the cycle).
 clusters as (
-    select
-        defect_id,
-        case
-            when max(depth) < 50 then arg_max(node, depth)
-            else min(case when depth >= 25 then node end)
-        end as cluster_root,
-    from chain
-    group by defect_id
+    select defect_id, cluster_id, is_recurrence,
+    from {{ ref('int_defect_link_clusters') }}
 ),
 
--- A defect is a recurrence when another defect of its cluster was resolved
--- `fixed` (at or before the as-of) before it was created.
-recurrence as (
-    select
-        c.defect_id,
-        c.cluster_root,
-        exists (
-            select 1
-            from clusters as c2
-            inner join defects as f on c2.defect_id = f.defect_id
-            where c2.cluster_root = c.cluster_root
-                and c2.defect_id <> c.defect_id
-                and f.resolution = 'fixed'
-                and f.resolved_at_as_of < d.created_at
-        ) as is_recurrence,
-    from clusters as c
-    inner join defects as d on c.defect_id = d.defect_id
-),
-
+-- The `recurrences` of the priority formula: every member of a cluster gets
+-- the cluster's count.
 cluster_recurrences as (
-    select cluster_root, count(*) filter (where is_recurrence) as recurrences
-    from recurrence
-    group by cluster_root
+    select cluster_id, count(*) filter (where is_recurrence) as recurrences
+    from clusters
+    group by cluster_id
 ),
 
 measured as (
@@ -89,8 +49,8 @@ measured as (
     from defects as d
     cross join as_of as a
     left join sla as s on d.severity = s.severity
-    inner join recurrence as r on d.defect_id = r.defect_id
-    inner join cluster_recurrences as cr on r.cluster_root = cr.cluster_root
+    inner join clusters as r on d.defect_id = r.defect_id
+    inner join cluster_recurrences as cr on r.cluster_id = cr.cluster_id
 ),
 
 final as (

@@ -22,6 +22,14 @@ incident_counts as (
     group by attributed_deployment_id
 ),
 
+-- Deployments another served deployment rolled back (`rollback_of`): a CSV
+-- export may mark the rollback without setting the rolled-back one's status.
+rolled_back_by as (
+    select distinct rollback_of as deployment_id,
+    from deployments
+    where rollback_of is not null and served
+),
+
 flagged as (
     select
         d.deployment_id,
@@ -39,9 +47,12 @@ flagged as (
         coalesce(i.attributed_incidents, 0) as attributed_incidents,
         -- a rolled_back deployment served and is the failed one (settled detail 9);
         -- `failed` deployments never served and are no production deployment
-        d.served and (d.status = 'rolled_back' or coalesce(i.attributed_incidents, 0) > 0) as is_failed,
+        d.served and (
+            d.status = 'rolled_back' or r.deployment_id is not null or coalesce(i.attributed_incidents, 0) > 0
+        ) as is_failed,
     from deployments as d
     left join incident_counts as i on d.deployment_id = i.deployment_id
+    left join rolled_back_by as r on d.deployment_id = r.deployment_id
 ),
 
 -- Served production deployments in order; ties on finished_at break on

@@ -40,7 +40,7 @@ incident_stats as (
         service,
         week_start,
         count(*) filter (where tta_hours >= 0) as n_mtta,
-        avg(tta_hours) filter (where tta_hours >= 0) as mtta_hours,
+        {{ mean("case when tta_hours >= 0 then tta_hours end") }} as mtta_hours,
     from incidents
     group by grouping sets ((service, week_start), (service))
 ),

@@ -1,7 +1,9 @@
--- METRICS.md "Time to detect and time to resolve" and settled detail 7.
+-- METRICS.md "Time to detect and time to resolve" and settled detail 7; the
+-- definitions are the macros in macros/detection_resolution.sql, shared with
+-- detection_resolution_by_<slice>.
 with defects as (
     select * from {{ ref('int_defects') }}
-    where not is_duplicate
+    where {{ detection_resolution_counted_defect() }}
 ),
 
 incidents as (
@@ -25,15 +27,7 @@ cube as (
         record_type,
         case when grouping(environment) = 1 then 'ALL' else environment end as environment,
         case when grouping(severity) = 1 then 'ALL' else severity end as severity,
-        count(ttd_hours) as n_detect,
-        avg(ttd_hours) as mttd_hours,
-        {{ percentile_cont('ttd_hours', 0.5) }} as median_ttd_hours,
-        {{ percentile_cont('ttd_hours', 0.9) }} as p90_ttd_hours,
-        count(ttr_hours) as n_resolve,
-        avg(ttr_hours) as mttr_hours,
-        {{ percentile_cont('ttr_hours', 0.5) }} as median_ttr_hours,
-        {{ percentile_cont('ttr_hours', 0.9) }} as p90_ttr_hours,
-        count(*) filter (where ttd_not_measurable) as n_not_measurable,
+        {{ detection_resolution_stats() }}
     from records
     group by grouping sets (
         (record_type, environment, severity),

@@ -1,7 +1,8 @@
--- METRICS.md "Defect escape rate" and settled detail 6.
+-- METRICS.md "Defect escape rate" and settled detail 6; the definitions are
+-- the macros in macros/escape_rate.sql, shared with escape_rate_by_<slice>.
 with defects as (
     select * from {{ ref('int_defects') }}
-    where not is_duplicate and (is_pre_release or is_escaped)
+    where {{ escape_rate_counted_defect() }}
 ),
 
 incidents as (
@@ -25,8 +26,7 @@ defect_counts as (
     select
         service,
         attributed_release as release,
-        count(*) filter (where is_pre_release) as pre_release_defects,
-        count(*) filter (where is_escaped) as escaped_defects,
+        {{ escape_rate_defect_counts() }}
     from defects
     group by service, attributed_release
 ),
@@ -118,8 +118,7 @@ final as (
         cast(a.pre_release_defects as bigint) as pre_release_defects,
         cast(a.escaped_defects as bigint) as escaped_defects,
         cast(a.escaped_incidents as bigint) as escaped_incidents,
-        (a.escaped_defects + a.escaped_incidents)
-            / nullif(a.pre_release_defects + a.escaped_defects + a.escaped_incidents, 0)::double
+        {{ escape_rate('a.pre_release_defects', 'a.escaped_defects', 'a.escaped_incidents') }}
             as escape_rate,
         a.rca_link,
     from all_rows as a
@@ -132,7 +131,7 @@ select
     f.escaped_defects,
     f.escaped_incidents,
     f.escape_rate,
-    case when f.escape_rate is not null then f.escape_rate > s.escape_rate_rca_threshold end as rca_required,
+    {{ escape_rate_rca_required('f.escape_rate', 's.escape_rate_rca_threshold') }} as rca_required,
     f.rca_link,
 from final as f
 cross join settings as s

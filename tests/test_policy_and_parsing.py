@@ -103,6 +103,29 @@ def test_shipped_policy_shows_the_code_defaults_for_every_source():
         assert policy.source(name) == SourceMapping.model_validate(default), name
 
 
+def test_shipped_policy_shows_the_code_default_coverage_exclusions():
+    from pipelines.policy import DEFAULT_COVERAGE_EXCLUDE
+
+    assert load_policy().coverage_exclude == list(DEFAULT_COVERAGE_EXCLUDE)
+
+
+@pytest.mark.parametrize(("glob", "path", "matches"), [
+    ("services/payments/**", "services/payments/api/charge.py", True),
+    ("services/payments/**", "services/pay/charge.py", False),
+    ("src/*.py", "src/app/main.py", False),  # `*` stays within a folder
+    ("*.py", "deep/in/tree/x.py", True),  # no folder part: the file name anywhere
+    ("**/test_*.py", "test_x.py", True),
+    ("**/*Test.java", "a/b/src/test/FooTest.java", True),
+    ("a.b/c?.txt", "axb/c1.txt", False),  # `.` is literal
+])
+def test_path_globs_become_anchored_regexes(glob, path, matches):
+    import re
+
+    from pipelines.policy import glob_regex
+
+    assert bool(re.fullmatch(glob_regex(glob), path)) is matches
+
+
 def test_a_user_policy_overrides_one_field_mapping_and_keeps_the_rest(tmp_path):
     path = tmp_path / "p.yml"
     path.write_text(

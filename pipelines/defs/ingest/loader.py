@@ -447,6 +447,10 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     component_rows = [(name, glob, glob_regex(glob)) for name, globs in policy.components.items() for glob in globs]
     if component_rows:
         con.executemany("insert into raw.policy_components values (?, ?, ?)", component_rows)
+    con.execute("create or replace table raw.policy_coverage_exclude (path_glob varchar, path_regex varchar)")
+    if policy.coverage_exclude:
+        con.executemany("insert into raw.policy_coverage_exclude values (?, ?)",
+                        [(glob, glob_regex(glob)) for glob in policy.coverage_exclude])
     con.execute(
         "create or replace table raw.build_info as select ?::timestamptz as as_of, "
         "?::timestamptz as built_at, ?::varchar as policy_sha256, ?::varchar as exports_dir",

@@ -117,6 +117,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def("weekly_build")
+    verbose = log.isEnabledFor(logging.DEBUG)  # --verbose
     run_config = {
         "resources": {
             "build": {
@@ -131,8 +132,9 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
             }
         },
         # Progress goes through the `defectflow` logger; Dagster's own event log
-        # would print a screen per step.
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        # would print a screen per step, and on a failure a line per skipped step
+        # (the failure itself is reported below, checks with their offending rows).
+        "loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}},
     }
     # dbt's own log (a line per model and test) goes to a file beside the
     # warehouse; the terminal gets one progress line per model.
@@ -143,7 +145,9 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         raise BuildFailed(f"{_failure_message(result)}\n(dbt's log: {build_log})")
 
     _stage(3, 4, "load summary")
-    return print_load_summary(warehouse)
+    summary = print_load_summary(warehouse)
+    print_check_warnings(result.get_asset_check_evaluations())
+    return summary
 
 
 def _failure_message(result) -> str:
@@ -151,15 +155,37 @@ def _failure_message(result) -> str:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
+            if error and error.cls_name == "DagsterAssetCheckFailedError":
+                continue  # the failed checks themselves are listed, with their details
             detail = error.message.strip() if error else "unknown error"
             messages.append(f"step {event.step_key} failed: {detail}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:
-                messages.append(
-                    f"check {evaluation.check_name} failed on {evaluation.asset_key.to_user_string()}"
-                )
+                messages.append(_describe_check(evaluation))
     return "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+
+
+def _describe_check(evaluation) -> str:
+    """A failed check: its name and asset, then the rules that failed with their offending
+    rows when the check reports them (the data-quality checks' `failures` metadata)."""
+    import dagster as dg
+
+    level = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
+    line = f"check {evaluation.check_name} {level} on {evaluation.asset_key.to_user_string()}"
+    failures = evaluation.metadata.get("failures")
+    return line if failures is None else f"{line}\n{failures.value}"
+
+
+def print_check_warnings(evaluations) -> None:
+    """Checks that failed with severity WARN: reported here, the exit code unchanged."""
+    import dagster as dg
+
+    warnings = [e for e in evaluations if not e.passed and e.severity == dg.AssetCheckSeverity.WARN]
+    if warnings:
+        print("\nData-quality warnings")
+        for evaluation in warnings:
+            print("  " + _describe_check(evaluation).replace("\n", "\n  "))
 
 
 def print_load_summary(warehouse: Path) -> dict[str, int]:

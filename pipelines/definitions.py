@@ -2,13 +2,23 @@
 
 import dagster as dg
 
-from pipelines.defs import dbt, history, reports, schedules, sensors
+from pipelines.defs import (
+    correlation,
+    dbt,
+    history,
+    quality,
+    reports,
+    schedules,
+    sensors,
+)
 from pipelines.defs.ingest import assets as ingest
 from pipelines.settings import BuildSettings
 
 defs = dg.Definitions.merge(
     ingest.defs,
     dbt.defs,
+    correlation.defs,
+    quality.defs,
     history.defs,
     reports.defs,
     schedules.defs,

@@ -124,3 +124,34 @@ def test_build_appends_headline_figures_to_history(tiny_build):
     assert rows == [("ALL", 0.75, 8), ("pay", 2 / 3, 6), ("web", 1.0, 2)]
     (as_of,) = query(tiny_build, "select distinct as_of from history.metric_snapshots")[0]
     assert as_of.isoformat().startswith("2026-03-31T00:00:00")
+
+
+CONTRACT_TABLES = (
+    "fct_defects fct_incidents fct_deployments fct_test_cases fct_coverage release_escape_rate "
+    "detection_resolution_by_environment defect_aging cumulative_flow change_failure_rate defect_clusters "
+    "duplicate_candidates deploy_frequency_recurrence deploy_recurrence_correlation release_gate "
+    "compliance_findings escape_coverage_gaps delivery_metrics"
+).split()
+
+
+def test_every_contract_table_exists_and_every_mart_column_is_documented(tiny_build):
+    import json
+
+    from pipelines.warehouse import DBT_PROJECT_DIR
+
+    tables = {t for (t,) in query(tiny_build, "select table_name from information_schema.tables "
+                                              "where table_schema = 'marts'")}
+    assert set(CONTRACT_TABLES) <= tables, set(CONTRACT_TABLES) - tables
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    models = {n["name"]: n for n in manifest["nodes"].values()
+              if n["resource_type"] == "model" and n["schema"] == "marts"}
+    undocumented = []
+    for name, node in models.items():
+        with connect(tiny_build.warehouse, read_only=True) as con:
+            columns = [c for (c,) in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'marts' "
+                "and table_name = ?", [name]).fetchall()]
+        undocumented += [f"{name}.{c}" for c in columns if not node["columns"].get(c, {}).get("description")]
+        if not node["description"]:
+            undocumented.append(name)
+    assert undocumented == []

@@ -107,3 +107,61 @@ def test_waiver_without_approver_is_quarantined_and_waives_nothing(waived_build,
     assert row_number == 2 and "approver" in reason
     code, out, _ = _gate(waived_build, capsys, "--service", "web", "--release", "2.0", "--environment", "staging")
     assert code == 1 and "STOP_THE_LINE" in out
+
+
+@pytest.fixture(scope="module")
+def rules_build(tmp_path_factory):
+    """A small exports folder and policy for the two rules the tiny fixture cannot fire.
+
+    By hand (as of 2026-03-31; policy: production max_open S3 = 1):
+    - shop r1: E1 and E2 are open S3 defects of r1 -> production HOLD, OPEN_TOLERANCE_EXCEEDED,
+      observed 2 > threshold 1, [E1, E2]; staging sets no max_open and S3 is not blocking -> PASS.
+    - shop r2 (code freeze 03-20): E3 (S4, fixed in r2) was resolved 03-22, after the freeze ->
+      FREEZE_INTAKE [E3]; E4 (S3, fixed in r2) was resolved 03-19, before it; E5 (S2, fixed in r2,
+      resolved 03-23) is above the freeze bar. r1, the previous release, escaped nothing -> no RCA rule.
+    """
+    from pipelines.cli import run_build
+
+    out = tmp_path_factory.mktemp("rules")
+    exports = out / "exports"
+    exports.mkdir()
+    (exports / "releases.csv").write_text(
+        "service,release,code_freeze_at,planned_release_at,rca_link\n"
+        "shop,r1,2026-03-01T00:00:00Z,2026-03-05T00:00:00Z,\n"
+        "shop,r2,2026-03-20T00:00:00Z,2026-03-25T00:00:00Z,\n", encoding="utf-8")
+    (exports / "defects.csv").write_text(
+        "defect_id,title,severity,status,resolution,service,environment,found_in_release,fixed_in_release,"
+        "created_at,resolved_at\n"
+        "E1,cart total wrong,S3,Open,,shop,staging,r1,,2026-03-02T00:00:00Z,\n"
+        "E2,coupon ignored,S3,Open,,shop,staging,r1,,2026-03-03T00:00:00Z,\n"
+        "E3,typo on receipt,S4,Resolved,Fixed,shop,staging,r2,r2,2026-03-18T00:00:00Z,2026-03-22T00:00:00Z\n"
+        "E4,slow search,S3,Resolved,Fixed,shop,staging,r2,r2,2026-03-10T00:00:00Z,2026-03-19T00:00:00Z\n"
+        "E5,checkout fails,S2,Resolved,Fixed,shop,staging,r2,r2,2026-03-19T00:00:00Z,2026-03-23T00:00:00Z\n",
+        encoding="utf-8")
+    policy = out / "policy.yml"
+    policy.write_text(
+        "gates:\n"
+        "  staging: {blocking_severities: [S1], max_open: {}}\n"
+        "  production: {blocking_severities: [S1, S2], max_open: {S3: 1}}\n", encoding="utf-8")
+    return run_build(exports=exports, warehouse=out / "w.duckdb", reports=out / "reports", policy=policy,
+                     as_of_text="2026-03-31T00:00:00Z")
+
+
+def test_open_defects_over_the_tolerance_hold_production_only(rules_build, capsys):
+    code, out, _ = _gate(rules_build, capsys, "--service", "shop", "--release", "r1", "--environment",
+                         "production", "--json")
+    verdict = json.loads(out)
+    assert code == 1 and verdict["verdict"] == "HOLD"
+    [reason] = verdict["reasons"]
+    assert (reason["rule"], reason["severity"], reason["observed"], reason["threshold"], reason["defect_ids"]) == (
+        "OPEN_TOLERANCE_EXCEEDED", "S3", 2, 1, ["E1", "E2"])
+    code, out, _ = _gate(rules_build, capsys, "--service", "shop", "--release", "r1", "--environment", "staging")
+    assert code == 0 and "PASS" in out
+
+
+def test_a_low_severity_fix_after_the_code_freeze_holds(rules_build, capsys):
+    code, out, _ = _gate(rules_build, capsys, "--service", "shop", "--release", "r2", "--environment",
+                         "production", "--json")
+    verdict = json.loads(out)
+    assert code == 1
+    assert [(r["rule"], r["defect_ids"]) for r in verdict["reasons"]] == [("FREEZE_INTAKE", ["E3"])]

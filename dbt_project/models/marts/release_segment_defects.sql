@@ -95,6 +95,7 @@ aggregated as (
         sum(defects_segment_green) as defects_segment_green,
         sum(defects_segment_full) as defects_segment_full,
     from per_release
+    -- the empty grouping set gives the ('ALL', 'ALL') row even with no release: its sums are NULL
     group by grouping sets ((service, release), (service), ())
 ),
 
@@ -110,16 +111,17 @@ final as (
         end as canary_hours,
         cast(releases as bigint) as releases,
         cast(canary_releases as bigint) as canary_releases,
-        cast(canary_rollbacks as bigint) as canary_rollbacks,
-        cast(production_defects as bigint) as production_defects,
-        cast(defects_during_canary as bigint) as defects_during_canary,
-        cast(defects_after_full as bigint) as defects_after_full,
-        cast(production_defects - defects_during_canary - defects_after_full as bigint) as defects_outside_rollout,
+        cast(coalesce(canary_rollbacks, 0) as bigint) as canary_rollbacks,
+        cast(coalesce(production_defects, 0) as bigint) as production_defects,
+        cast(coalesce(defects_during_canary, 0) as bigint) as defects_during_canary,
+        cast(coalesce(defects_after_full, 0) as bigint) as defects_after_full,
+        cast(coalesce(production_defects - defects_during_canary - defects_after_full, 0) as bigint)
+            as defects_outside_rollout,
         canaried_during / nullif(canaried_placed, 0)::double as canary_catch_rate,
-        cast(defects_segment_canary as bigint) as defects_segment_canary,
-        cast(defects_segment_blue as bigint) as defects_segment_blue,
-        cast(defects_segment_green as bigint) as defects_segment_green,
-        cast(defects_segment_full as bigint) as defects_segment_full,
+        cast(coalesce(defects_segment_canary, 0) as bigint) as defects_segment_canary,
+        cast(coalesce(defects_segment_blue, 0) as bigint) as defects_segment_blue,
+        cast(coalesce(defects_segment_green, 0) as bigint) as defects_segment_green,
+        cast(coalesce(defects_segment_full, 0) as bigint) as defects_segment_full,
     from aggregated
 )
 

@@ -1,8 +1,7 @@
 -- SLA (METRICS.md "SLA") and priority score (METRICS.md "Priority score") per
 -- defect known at the as-of, to be joined into fct_defects by defect_id.
--- Recurrence comes from int_defect_link_clusters (explicit duplicate links,
--- duplicate_of and the trackers' duplicate links) until the clustering issue
--- lands.
+-- Recurrence comes from int_defect_link_clusters (explicit duplicate links
+-- and above-threshold candidate pairs, connected).
 with defects as (
     select
         defect_id, severity, created_at, resolved_at_as_of, users_affected, has_workaround,

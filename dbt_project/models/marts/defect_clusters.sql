@@ -1,7 +1,7 @@
 -- METRICS.md "Duplicates, clusters, recurrence": one row per defect known at
 -- the as-of (duplicates included), with its cluster and recurrence. Clusters
--- come from explicit duplicate links only until the clustering issue adds
--- pair-score edges (and marts.duplicate_candidates).
+-- connect explicit duplicate links and candidate pairs at or above
+-- policy.duplicate_threshold (int_defect_link_clusters).
 with defects as (
     select defect_id, service, created_at, resolution,
     from {{ ref('fct_defects') }}
@@ -21,7 +21,7 @@ final as (
         d.service,
         d.created_at,
         d.resolution,
-        case when c.cluster_size > 1 then 'explicit_link' else 'singleton' end as cluster_method,
+        c.cluster_method,
     from defects as d
     inner join clusters as c on d.defect_id = c.defect_id
 )

@@ -425,7 +425,8 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
         "?::varchar as unmapped_severity, ?::varchar as default_defect_environment, "
         "?::varchar as default_incident_environment, ?::varchar as default_timezone, "
         "?::double as triage_hours, ?::double as coverage_gap_threshold, "
-        "?::integer as version_skew_releases, ?::varchar as defect_key_pattern",
+        "?::integer as version_skew_releases, ?::varchar as defect_key_pattern, "
+        "?::double as duplicate_threshold, ?::integer as candidates_per_defect",
         [
             policy.attribution_window_hours,
             policy.escape_rate_rca_threshold,
@@ -437,6 +438,8 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
             policy.coverage_gap_threshold,
             policy.version_skew_releases,
             policy.defect_key_pattern,
+            policy.duplicate_threshold,
+            policy.candidates_per_defect,
         ],
     )
     con.execute("create or replace table raw.policy_production_branches (branch varchar)")

@@ -1,0 +1,44 @@
+-- METRICS.md "Duplicates, clusters, recurrence": for every defect known at
+-- the as-of (duplicates included), its `candidates_per_defect` highest-scoring
+-- other defects among the blocked, scored pairs of int_defect_candidate_pairs
+-- (an approximate nearest-neighbour search: blocking, never all pairs). A
+-- defect no block pairs with another has no rows.
+with settings as (
+    select candidates_per_defect,
+    from {{ source('raw', 'policy_settings') }}
+),
+
+pairs as (
+    select * from {{ ref('int_defect_candidate_pairs') }}
+),
+
+-- A pair is stored once (defect_id < candidate_id); each side ranks the other.
+directed as (
+    select defect_id, candidate_id, score, reasons, above_threshold,
+    from pairs
+    union all
+    select candidate_id, defect_id, score, reasons, above_threshold,
+    from pairs
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by defect_id order by score desc, candidate_id) as candidate_rank,
+    from directed
+),
+
+final as (
+    select
+        r.defect_id,
+        r.candidate_id,
+        r.candidate_rank as rank,
+        r.score,
+        r.reasons,
+        r.above_threshold,
+    from ranked as r
+    cross join settings as s
+    where r.candidate_rank <= s.candidates_per_defect
+)
+
+select * from final

@@ -44,6 +44,7 @@ def _populate(folder: Path) -> None:
 
 def snapshot(con) -> dict[str, list[tuple]]:
     """Every row of every ingest table, in a stable order."""
+    # table names from the fixed TABLES list
     return {name: con.execute(f"select * from raw.{name} order by all").fetchall() for name in TABLES}
 
 
@@ -193,6 +194,7 @@ def test_deleted_files_lose_their_rows(builds):
     assert summary.removed == sorted(str(p) for p in gone)
     for path in gone:
         for name in [*ENTITIES, "quarantine", "load_report", "ingested_files"]:
+            # table names from the fixed entity and bookkeeping lists; the file is bound
             assert _count(builds.con, f"select count(*) from raw.{name} where source_file = ?", str(path)) == 0, (
                 name, path.name)
     assert str(gone[0]) not in {f.source_file for f in summary.files}

@@ -25,6 +25,7 @@ def _rows(warehouse, table):
             "select column_name from information_schema.columns where table_schema = 'marts' "
             "and table_name = ? order by ordinal_position", [table]).fetchall() if name not in PROVENANCE]
         select = ", ".join(f"round({c}, 6)" if c.endswith("_hours") else c for c in columns)
+        # identifiers from the warehouse's own catalog and the fixed table list of this test
         return con.execute(f"select {select} from marts.{table} order by all").fetchall()
 
 

@@ -81,6 +81,7 @@ def summary_markdown(summary) -> str:
 
 def invariant_failures(con) -> list[dict[str, object]]:
     """Files where read != loaded + quarantined, or the tables disagree with the report."""
+    # SQL text: table names from the fixed entity list only.
     parts = [
         "select source_file, count(*) as n from raw.quarantine group by 1",
         *(f"select source_file, count(*) as n from raw.{name} group by 1" for name in ENTITIES),

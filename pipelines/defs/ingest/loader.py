@@ -118,6 +118,7 @@ class LoadSummary:
 
 def _create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     for entity in ENTITIES.values():
+        # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
         cols = ", ".join(f"{c.name} {_SQL_TYPES[c.type]}" for c in entity.columns)
         con.execute(
             f"create or replace table raw.{entity.name} ("
@@ -133,9 +134,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _quoted(identifier: str) -> str:
-    """A column name from a file's header as a SQL identifier."""
-    return '"' + identifier.replace('"', '""') + '"'
+# A kept row's record number when DuckDB skipped malformed records before it.
+_NUMBER_PAST_MALFORMED = "rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
 
 
 def _typed(column, present: bool) -> str:
@@ -206,6 +206,7 @@ def _check_and_insert(
     record, built only for the rows that are quarantined. Returns (loaded,
     quarantined, naive timestamps among the loaded rows).
     """
+    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
     problems = (["_reason"] if extra_reason else []) + _problems(entity, present)
     problems = problems or ["cast(null as varchar)"]
     typed = ", ".join(f"{_typed(c, c.name in present)} as {c.name}" for c in entity.columns)
@@ -242,6 +243,7 @@ def _check_and_insert(
         """,
         {"tz": tz},
     )
+    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
     columns = ", ".join(entity.column_names)
     con.execute(
         f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where _df_reason is null",
@@ -270,22 +272,27 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
     # DuckDB lower-cases nothing: match the header case-insensitively to the spec.
     actual = {h.lower(): h for h in con.execute("select * from _raw_csv limit 0").fetch_df().columns}
     present = {c.name for c in entity.columns if c.name in actual}
-    # The header is the user's text: quoted as an identifier (quotes doubled), never spliced raw.
-    rename = "".join(f", {_quoted(actual[c])} as {c}" for c in sorted(present))
     # Rows are numbered by their place among all data records (header excluded),
     # malformed ones included: DuckDB keeps the good rows in order, so a kept row's
     # number is its position plus the malformed records before it.
     con.execute("create or replace temp table _malformed as select line - 1 as rec, "
                 "row_number() over (order by line) as j from (select distinct line from _rejects)")
     malformed = con.execute("select count(*) from _malformed").fetchall()[0][0]
-    number = ("rowid + 1 + (select count(*) from _malformed where rec - j < _raw_csv.rowid + 1)"
-              if malformed else "rowid + 1")
-    # SQL text here: fixed expressions and quoted column identifiers only; no values.
-    con.execute(f"create or replace temp view _src as select {number} as source_row{rename} from _raw_csv")
-    loaded, quarantined, naive = _check_and_insert(
-        con, source, entity, present, tz, "canonical",
-        raw_records=f"select {number} as source_row, to_json(_raw_csv) as raw_record from _raw_csv",
-    )
+    number = duckdb.SQLExpression(_NUMBER_PAST_MALFORMED if malformed else "rowid + 1").alias("source_row")
+    # The header's columns are selected by the relation API, so the user's header text
+    # never becomes SQL text.
+    raw_csv = con.table("_raw_csv")
+    con.register("_src", raw_csv.select(
+        number, *(duckdb.ColumnExpression(actual[c]).alias(c) for c in sorted(present))))
+    con.register("_src_records", raw_csv.select(
+        number, duckdb.SQLExpression("to_json(_raw_csv)").alias("raw_record")))
+    try:
+        loaded, quarantined, naive = _check_and_insert(
+            con, source, entity, present, tz, "canonical", raw_records="select * from _src_records",
+        )
+    finally:
+        con.unregister("_src")
+        con.unregister("_src_records")
     con.execute(
         "insert into raw.quarantine select ?, line - 1, ?, "
         "'malformed CSV row (' || error_type || '): ' || error_message, "
@@ -295,7 +302,7 @@ def _load_csv(con: duckdb.DuckDBPyConnection, path: Path, found: CanonicalCsv, t
         "any_value(csv_line) as csv_line from _rejects group by line) order by line",
         [source, entity.name],
     )
-    con.execute("drop view if exists _src; drop table if exists _rejects; drop table if exists _scans; "
+    con.execute("drop table if exists _rejects; drop table if exists _scans; "
                 "drop table if exists _raw_csv; drop table if exists _malformed")
     missing = [c.name for c in entity.columns if c.name not in present and c.required]
     extra = [h for h in found.header if h.strip().lower() not in set(entity.column_names)]
@@ -331,6 +338,7 @@ def load_rows(
     frame = pd.DataFrame(columns, index=range(len(rows)))
     frame.insert(0, "source_row", range(1, len(rows) + 1))
     con.register("_adapter_rows", frame)
+    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
     casts = "".join(f', cast("{n}" as varchar) as "{n}"' for n in columns)
     canonical = ", ".join(f"'{n}', cast(\"{n}\" as varchar)" for n in names) or "'source_row', source_row"
     con.execute(
@@ -484,6 +492,7 @@ def _unmapped(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[tuple[str,
     }
     found = []
     for entity, column, vocabulary in _MAPPED_FIELDS:
+        # SQL text: table and column names from the fixed _MAPPED_FIELDS list; the vocabulary is bound.
         rows = con.execute(
             f"select r.{column}, count(*) from raw.{entity} as r "
             f"where r.{column} is not null and not exists (select 1 from raw.policy_vocabulary as v "
@@ -512,13 +521,15 @@ def discover(exports_dir: Path) -> list[Path]:
     )
 
 
+# Table names from the fixed entity and bookkeeping lists; the file name is bound.
+_FORGET_SQL = tuple("delete from raw." + name + " where source_file = ?"
+                    for name in (*ENTITIES, "quarantine", "load_report", "ingested_files"))
+
+
 def _forget(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """Remove every row an earlier build loaded from `source`."""
-    # Table names from the fixed entity and bookkeeping lists; the file name is a bound parameter.
-    for name in ENTITIES:
-        con.execute(f"delete from raw.{name} where source_file = ?", [source])
-    for table in ("quarantine", "load_report", "ingested_files"):
-        con.execute(f"delete from raw.{table} where source_file = ?", [source])
+    for sql in _FORGET_SQL:
+        con.execute(sql, [source])
 
 
 def _record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], sha: str, size: int, mtime_ns: int) -> None:

@@ -45,7 +45,7 @@ with defects as (
 
 cube as (
     select
-        case when grouping(slice_value) = 1 then 'ALL' else slice_value end as slice_value,
+        case when grouping(slice_value) = 1 then 'ALL' else slice_value end as {{ slice }},
         case when grouping(environment) = 1 then 'ALL' else environment end as environment,
         case when grouping(severity) = 1 then 'ALL' else severity end as severity,
         {{ detection_resolution_stats() }}
@@ -59,24 +59,7 @@ cube as (
     )
     -- the empty grouping set yields a row even without defects
     having count(*) > 0
-),
-
-final as (
-    select
-        slice_value as {{ slice }},
-        environment,
-        severity,
-        cast(n_detect as bigint) as n_detect,
-        mttd_hours,
-        median_ttd_hours,
-        p90_ttd_hours,
-        cast(n_resolve as bigint) as n_resolve,
-        mttr_hours,
-        median_ttr_hours,
-        p90_ttr_hours,
-        cast(n_not_measurable as bigint) as n_not_measurable,
-    from cube
 )
 
-select * from final
+select * from cube
 {%- endmacro %}

@@ -35,23 +35,6 @@ cube as (
         (record_type, severity),
         (record_type)
     )
-),
-
-final as (
-    select
-        record_type,
-        environment,
-        severity,
-        cast(n_detect as bigint) as n_detect,
-        mttd_hours,
-        median_ttd_hours,
-        p90_ttd_hours,
-        cast(n_resolve as bigint) as n_resolve,
-        mttr_hours,
-        median_ttr_hours,
-        p90_ttr_hours,
-        cast(n_not_measurable as bigint) as n_not_measurable,
-    from cube
 )
 
-select * from final
+select * from cube

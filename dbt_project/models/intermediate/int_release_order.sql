@@ -1,9 +1,11 @@
 -- Every known release of a service with its place in the service's release
 -- order: planned_release_at, else the first served production deployment
--- (METRICS.md settled detail 10, the rule int_release_gate_keys applies).
--- Version strings are never sorted as text. Unlike the gate keys, releases
--- that were only deployed (hotfixes have no releases.csv row) are included,
--- because version skew counts them between a running release and production's.
+-- (METRICS.md settled detail 10). Version strings are never sorted as text.
+-- Releases that were only deployed (hotfixes have no releases.csv row) are
+-- included, because version skew counts them between a running release and
+-- production's; the release gate evaluates the others (`is_gate_release`:
+-- in releases.csv or attributed a defect or incident), and its previous
+-- release is the previous one of those.
 with releases as (
     select * from {{ ref('stg_exports__releases') }}
     where service is not null and release is not null
@@ -16,22 +18,26 @@ deployments as (
 
 defects as (
     select * from {{ ref('int_defects') }}
-    where attributed_release is not null
+    where service is not null and attributed_release is not null
 ),
 
 incidents as (
     select * from {{ ref('int_incidents') }}
-    where attributed_release is not null
+    where service is not null and attributed_release is not null
 ),
 
 release_keys as (
-    select service, release from releases
-    union
-    select service, release from deployments
-    union
-    select service, attributed_release as release from defects
-    union
-    select service, attributed_release as release from incidents
+    select service, release, bool_or(is_gate_release) as is_gate_release,
+    from (
+        select service, release, true as is_gate_release from releases
+        union all
+        select service, attributed_release, true from defects
+        union all
+        select service, attributed_release, true from incidents
+        union all
+        select service, release, false from deployments
+    )
+    group by service, release
 ),
 
 first_production as (
@@ -45,6 +51,8 @@ positioned as (
     select
         k.service,
         k.release,
+        k.is_gate_release,
+        r.code_freeze_at,
         r.planned_release_at,
         f.first_production_at,
         coalesce(r.planned_release_at, f.first_production_at) as release_order_at,
@@ -65,17 +73,30 @@ ordered as (
     where release_order_at is not null
 ),
 
+gate_ordered as (
+    select
+        service,
+        release,
+        lag(release) over (partition by service order by release_order_at, release) as previous_gate_release,
+    from positioned
+    where release_order_at is not null and is_gate_release
+),
+
 final as (
     select
         p.service,
         p.release,
+        p.is_gate_release,
+        p.code_freeze_at,
         p.planned_release_at,
         p.first_production_at,
         p.release_order_at,
         o.release_position,
         o.previous_release,
+        g.previous_gate_release,
     from positioned as p
     left join ordered as o on p.service = o.service and p.release = o.release
+    left join gate_ordered as g on p.service = g.service and p.release = g.release
 )
 
 select * from final

@@ -16,9 +16,15 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-ENVIRONMENTS = ("dev", "ci", "test", "staging", "production")
-SEVERITIES = ("S1", "S2", "S3", "S4")
+# The canonical vocabularies (docs/metrics.md, Canonical vocabularies): the one place they are
+# listed. The build writes them to raw.policy_environments / _statuses / _severities, which
+# models join; Python reads these names.
+ENVIRONMENTS = ("dev", "ci", "test", "staging", "production")  # in pipeline order (rank 1..5)
+PRODUCTION = "production"
+PRE_RELEASE_ENVIRONMENTS = tuple(e for e in ENVIRONMENTS if e != PRODUCTION)
+SEVERITIES = ("S1", "S2", "S3", "S4")  # most severe first (rank 1..4)
 STATUSES = ("new", "triaged", "in_progress", "resolved", "closed", "deferred")
+OPEN_STATUSES = ("new", "triaged", "in_progress", "deferred")
 RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")
 
 Severity = Literal["S1", "S2", "S3", "S4"]

@@ -13,15 +13,7 @@ from pathlib import Path
 
 from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
-from pipelines.warehouse import (
-    DBT_PROJECT_DIR,
-    DEFAULT_WAREHOUSE,
-    PROJECT_ROOT,
-    WAREHOUSE_ENV,
-    WarehouseBusy,
-    connect,
-    exclusive_build,
-)
+from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
 
 log = logging.getLogger("defectflow")
 
@@ -78,9 +70,9 @@ def run_build(
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
 
-    The job writes a copy of the warehouse that replaces it only when the build
-    succeeds (`exclusive_build`), so a failed or killed build leaves the
-    previous warehouse as it was, and two builds never write one file at once.
+    The job's `warehouse` resource builds into a copy of the warehouse that
+    replaces it only when the run succeeds, so a failed or killed build leaves
+    the previous warehouse as it was, and two builds never write one file at once.
     """
     policy_file = policy or SHIPPED_POLICY
     load_policy(policy_file)  # fail fast, before anything is written
@@ -92,12 +84,8 @@ def run_build(
     warehouse = warehouse.resolve()
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project()
-    try:
-        with exclusive_build(warehouse) as building:
-            build_log = warehouse.with_name(warehouse.name + ".build.log")
-            summary = _run_job(exports, building, reports, policy_file, as_of, git_repo, build_log)
-    except WarehouseBusy as exc:
-        raise BuildFailed(str(exc)) from None
+    build_log = warehouse.with_name(warehouse.name + ".build.log")
+    summary = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
     _stage(4, 4, f"done: {warehouse}")
     folder = reports.resolve() / report_folder_name(as_of)
     return BuildResult(
@@ -110,7 +98,6 @@ def run_build(
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
              build_log: Path) -> dict[str, int]:
-    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
     _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
@@ -126,10 +113,10 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
                     "policy_path": str(policy_file.resolve()),
                     "as_of": as_of.isoformat(),
                     "reports_dir": str(reports.resolve()),
-                    "warehouse": str(warehouse),
                     "git_repo": str(git_repo.resolve()) if git_repo else "",
                 }
-            }
+            },
+            "warehouse": {"config": {"path": str(warehouse)}},
         },
         # Progress goes through the `defectflow` logger; Dagster's own event log
         # would print a screen per step, and on a failure a line per skipped step
@@ -142,7 +129,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if not result.success:
-        raise BuildFailed(f"{_failure_message(result)}\n(dbt's log: {build_log})")
+        raise BuildFailed(_failure_message(result, build_log))
 
     _stage(3, 4, "load summary")
     summary = print_load_summary(warehouse)
@@ -150,7 +137,10 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     return summary
 
 
-def _failure_message(result) -> str:
+def _failure_message(result, build_log: Path) -> str:
+    busy = _busy_message(result)
+    if busy:
+        return busy  # nothing ran: no log to point at
     messages = []
     for event in result.all_events:
         if event.is_step_failure:
@@ -163,7 +153,19 @@ def _failure_message(result) -> str:
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 messages.append(_describe_check(evaluation))
-    return "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+    text = "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+    return f"{text}\n(dbt's log: {build_log})"
+
+
+def _busy_message(result) -> str | None:
+    """Another build holds the warehouse: the resource refused to start, and says who holds it."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            if error.cls_name == "WarehouseBusy":
+                return error.message.strip().removeprefix("pipelines.warehouse.WarehouseBusy: ")
+            error = error.cause
+    return None
 
 
 def _describe_check(evaluation) -> str:

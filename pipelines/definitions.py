@@ -10,6 +10,7 @@ from pipelines.defs import (
     reports,
     schedules,
     sensors,
+    warehouse,
 )
 from pipelines.defs.ingest import assets as ingest
 from pipelines.settings import BuildSettings
@@ -23,5 +24,6 @@ defs = dg.Definitions.merge(
     reports.defs,
     schedules.defs,
     sensors.defs,
+    warehouse.defs,
     dg.Definitions(resources={"build": BuildSettings()}),
 )

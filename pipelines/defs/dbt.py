@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.defs.warehouse import Warehouse
 from pipelines.warehouse import DBT_PROJECT_DIR
 
 log = logging.getLogger("defectflow")
@@ -35,14 +36,15 @@ class Translator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
     """`dbt build`: every model, then its tests (reported as asset checks)."""
-    for event in dbt.cli(["build"], context=context).stream():
-        if isinstance(event, dg.Output):
-            log.info("  built %s", event.output_name.replace("__", ".", 1))
-        elif isinstance(event, dg.AssetCheckResult) and not event.passed:
-            log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
-        yield event
+    with warehouse.dbt_environment():
+        for event in dbt.cli(["build"], context=context).stream():
+            if isinstance(event, dg.Output):
+                log.info("  built %s", event.output_name.replace("__", ".", 1))
+            elif isinstance(event, dg.AssetCheckResult) and not event.passed:
+                log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
+            yield event
 
 
 def _dbt_executable() -> str:

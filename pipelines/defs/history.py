@@ -8,8 +8,7 @@ history carries over from build to build.
 
 import dagster as dg
 
-from pipelines.settings import BuildSettings
-from pipelines.warehouse import connect
+from pipelines.defs.warehouse import Warehouse
 
 HEADLINE_INPUTS = [
     ["marts", "release_escape_rate"],
@@ -65,9 +64,9 @@ cross join raw.build_info as b
 
 
 @dg.asset(key=["history", "gate_verdicts"], deps=GATE_INPUTS, group_name="history", kinds={"duckdb"})
-def gate_verdicts(build: BuildSettings) -> dg.MaterializeResult:
+def gate_verdicts(warehouse: Warehouse) -> dg.MaterializeResult:
     """Append this build's release-gate verdicts to history.gate_verdicts."""
-    with connect(build.warehouse_file()) as con:
+    with warehouse.connect() as con:
         con.execute(_CREATE_VERDICTS)
         con.execute(_APPEND_VERDICTS)
         held = con.execute(
@@ -78,9 +77,9 @@ def gate_verdicts(build: BuildSettings) -> dg.MaterializeResult:
 
 
 @dg.asset(key=["history", "metric_snapshots"], deps=HEADLINE_INPUTS, group_name="history", kinds={"duckdb"})
-def metric_snapshots(build: BuildSettings) -> dg.MaterializeResult:
+def metric_snapshots(warehouse: Warehouse) -> dg.MaterializeResult:
     """Append this build's headline figures (escape rate, MTTD, MTTR) to history.metric_snapshots."""
-    with connect(build.warehouse_file()) as con:
+    with warehouse.connect() as con:
         con.execute(_CREATE)
         con.execute(_APPEND)
         appended, builds = con.execute(

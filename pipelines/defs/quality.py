@@ -37,8 +37,7 @@ import dagster as dg
 
 from pipelines.defs.ingest.canonical import ENTITIES, Entity
 from pipelines.defs.ingest.loader import EARLIEST, LATEST
-from pipelines.settings import BuildSettings
-from pipelines.warehouse import connect
+from pipelines.defs.warehouse import Warehouse
 
 log = logging.getLogger("defectflow")
 
@@ -542,8 +541,8 @@ def _asset_check(suite: Suite) -> dg.AssetChecksDefinition:
         additional_deps=[dg.AssetKey(t.split(".")) for t in suite.reads],
         description=f"Great Expectations suite. {suite.description}\n\n{rules}".strip(),
     )
-    def gx_check(build: BuildSettings) -> dg.AssetCheckResult:
-        with connect(build.warehouse_file(), read_only=True) as con:
+    def gx_check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
             outcome = run_suite(con, suite)
         if not outcome.passed:
             log.warning("  check failed: %s on %s", suite.check_name, suite.asset_key.to_user_string())

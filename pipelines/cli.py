@@ -283,7 +283,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.generate import SAMPLE_AS_OF, generate_vendor
+    from pipelines.synthetic import SAMPLE_AS_OF, generate_vendor
 
     sample = Path(args.sample)
     if not sample.is_dir() or not any(sample.iterdir()):
@@ -304,7 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generate import generate, generate_vendor
+    from pipelines.synthetic import generate, generate_vendor
 
     started = time.perf_counter()
     kind = "canonical CSV" if args.canonical else "vendor-format"

@@ -36,7 +36,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.defs.ingest.canonical import ENTITIES, Entity
-from pipelines.defs.ingest.loader import EARLIEST, LATEST
+from pipelines.defs.ingest.rules import EARLIEST, LATEST
 from pipelines.defs.warehouse import Warehouse
 
 log = logging.getLogger("defectflow")

@@ -4,7 +4,8 @@
 import dagster as dg
 
 from pipelines.defs.ingest.canonical import ENTITIES
-from pipelines.defs.ingest.loader import load_exports, policy_fingerprint
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.settings import BuildSettings
 from pipelines.defs.warehouse import Warehouse

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
+from pipelines.policy import HEADLINE_ENVIRONMENTS, SHIPPED_POLICY, PolicyError, load_policy
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
 from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
 
@@ -229,18 +229,32 @@ def print_load_summary(warehouse: Path) -> dict[str, int]:
 
 
 def print_headline(warehouse: Path) -> None:
-    """A short table of the numbers a quality lead looks at first."""
+    """A short table of the numbers a quality lead looks at first (marts.headline_metrics)."""
     with connect(warehouse, read_only=True) as con:
         rates = con.execute(
-            "select service, pre_release_defects, escaped_defects, escaped_incidents, escape_rate "
-            "from marts.release_escape_rate where release = 'ALL' "
-            "order by service = 'ALL', service"
+            """
+            select service,
+                max(n) filter (where metric = 'escape_rate'),
+                max(value) filter (where metric = 'escaped_defects'),
+                max(value) filter (where metric = 'escaped_incidents'),
+                max(value) filter (where metric = 'escape_rate'),
+            from marts.headline_metrics
+            where metric in ('escape_rate', 'escaped_defects', 'escaped_incidents')
+            group by service
+            order by service = 'ALL', service
+            """
         ).fetchall()
         times = con.execute(
-            "select record_type, environment, n_detect, mttd_hours, n_resolve, mttr_hours "
-            "from marts.detection_resolution_by_environment "
-            "where severity = 'ALL' and environment in ('staging', 'production') "
-            "order by record_type, environment"
+            """
+            select record_type, environment,
+                max(n) filter (where metric = 'mttd_hours'), max(value) filter (where metric = 'mttd_hours'),
+                max(n) filter (where metric = 'mttr_hours'), max(value) filter (where metric = 'mttr_hours'),
+            from marts.headline_metrics
+            where metric in ('mttd_hours', 'mttr_hours') and list_contains(?, environment)
+            group by record_type, environment
+            order by record_type, environment
+            """,
+            [list(HEADLINE_ENVIRONMENTS)],
         ).fetchall()
 
     def fmt(value, pattern: str) -> str:
@@ -248,8 +262,9 @@ def print_headline(warehouse: Path) -> None:
 
     print("\nEscape rate by service")
     print(f"  {'service':<24} {'pre-release':>11} {'escaped':>8} {'incidents':>9} {'rate':>7}")
-    for service, pre, escaped, incidents, rate in rates:
-        print(f"  {service:<24} {pre:>11} {escaped:>8} {incidents:>9} {fmt(rate, '{:.1%}'):>7}")
+    for service, records, escaped, incidents, rate in rates:
+        pre = records - escaped - incidents
+        print(f"  {service:<24} {pre:>11.0f} {escaped:>8.0f} {incidents:>9.0f} {fmt(rate, '{:.1%}'):>7}")
     print("\nTime to detect / resolve (hours)")
     print(f"  {'record':<9} {'environment':<12} {'n':>5} {'MTTD':>8} {'n':>5} {'MTTR':>8}")
     for record, env, n_detect, mttd, n_resolve, mttr in times:

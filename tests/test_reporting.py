@@ -55,6 +55,11 @@ create table marts.fct_defects (
     service varchar, environment varchar, created_at timestamptz, resolved_at timestamptz,
     is_duplicate boolean, is_open boolean, attributed_release varchar);
 create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar);
+create table marts.release_order (
+    service varchar, release varchar, first_production_at timestamptz, release_order_at timestamptz);
+create table marts.headline_metrics (
+    metric varchar, service varchar, record_type varchar, environment varchar, severity varchar,
+    value double, n bigint);
 """
 
 
@@ -115,6 +120,36 @@ def _build_warehouse(path: Path) -> Path:
                 ["D8", "Old dup", "S1", "closed", "duplicate", "payments", True, False],
             ],
         )
+        # The order of the deployments above (no planned dates): the served production ones.
+        con.executemany(
+            "insert into marts.release_order values (?, ?, ?::timestamptz, ?::timestamptz)",
+            [
+                ["payments", "1.9.0", "2024-05-01 10:30Z", "2024-05-01 10:30Z"],
+                ["payments", "1.10.0", "2024-06-03 10:20Z", "2024-06-03 10:20Z"],
+                ["payments", "1.11.0", None, None],
+                [EVIL, EVIL_RELEASE, "2024-05-15 08:30Z", "2024-05-15 08:30Z"],
+            ],
+        )
+        # The headline of the tables above: escape rate 3/24; RCA: 1.10.0 of the three
+        # releases with a rate, without a link; open S1 1, S2 2 (D4 is a duplicate), S3 1.
+        con.executemany(
+            "insert into marts.headline_metrics values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ["escape_rate", "ALL", None, None, None, 3 / 24, 24],
+                ["escaped_defects", "ALL", "defect", None, None, 2, 24],
+                ["escaped_incidents", "ALL", "incident", None, None, 1, 24],
+                ["mttd_hours", "ALL", "defect", "production", None, 5.5, 2],
+                ["mttr_hours", "ALL", "defect", "production", None, 48.5, 2],
+                ["mttd_hours", "ALL", "incident", "production", None, 0.5, 3],
+                ["mttr_hours", "ALL", "incident", "production", None, 4.5, 3],
+                ["mttd_hours", "ALL", "defect", "staging", None, 10.0, 4],
+                ["open_defects", "ALL", "defect", None, "S1", 1, 1],
+                ["open_defects", "ALL", "defect", None, "S2", 2, 2],
+                ["open_defects", "ALL", "defect", None, "S3", 1, 1],
+                ["rca_required_releases", "ALL", None, None, None, 1, 3],
+                ["rca_link_missing", "ALL", None, None, None, 1, 1],
+            ],
+        )
         con.execute(
             "insert into marts.build_metadata values "
             "('2024-06-30 23:59:59.999999+00', 'policy-sha')"
@@ -161,7 +196,7 @@ def test_headline_figures(con) -> None:
     assert h.as_of.isoformat() == "2024-06-30T23:59:59.999999+00:00"
 
 
-def test_releases_ordered_by_first_served_production_deployment(con) -> None:
+def test_releases_in_release_order(con) -> None:
     rel = queries.release_escape_rates(con)
     # 1.10.0 is dated by its served 06-03 deployment; 1.11.0 never reached production.
     assert rel["release"].tolist() == ["1.9.0", EVIL_RELEASE, "1.10.0", "1.11.0"]

@@ -6,17 +6,12 @@ import logging
 import dagster as dg
 
 from pipelines.defs.warehouse import Warehouse
+from pipelines.reporting.queries import EXECUTIVE_TABLES
 from pipelines.settings import BuildSettings, report_folder_name
 
 log = logging.getLogger("defectflow")
 
-EXECUTIVE_INPUTS = [
-    ["marts", "release_escape_rate"],
-    ["marts", "detection_resolution_by_environment"],
-    ["marts", "fct_defects"],
-    ["marts", "fct_deployments"],
-    ["marts", "build_metadata"],
-]
+EXECUTIVE_INPUTS = [["marts", name] for name in EXECUTIVE_TABLES]
 
 
 @dg.asset(

@@ -23,15 +23,15 @@ import duckdb
 import pandas as pd
 
 from pipelines.policy import ENVIRONMENTS, PRODUCTION, SEVERITIES
-from pipelines.reporting.formatting import float_or_none, int_or_zero, is_blank
+from pipelines.reporting.formatting import float_or_none, int_or_zero
 
 #: Tables the executive briefing reads; checked when the warehouse is opened.
 EXECUTIVE_TABLES: tuple[str, ...] = (
     "release_escape_rate",
     "detection_resolution_by_environment",
-    "fct_deployments",
-    "fct_defects",
     "build_metadata",
+    "headline_metrics",
+    "release_order",
 )
 
 # Canonical order (docs/metrics.md, Canonical vocabularies), then `unknown`, the
@@ -102,26 +102,23 @@ def natural_key(text: str) -> tuple[tuple[int, int, str], ...]:
 
 
 def escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every row of ``marts.release_escape_rate`` with its release date and a ``kind``.
+    """Every row of ``marts.release_escape_rate`` with its place in ``marts.release_order``
+    and a ``kind``.
 
-    ``kind`` is ``release`` (a real release), ``unattributed`` (release NULL),
-    ``service`` (the ``(service, 'ALL')`` roll-up) or ``overall``.
+    ``release_date`` is the release's first served production deployment,
+    ``release_order_at`` the instant it is ordered by (planned release, else that
+    deployment: docs/metrics.md, Release order). ``kind`` is ``release`` (a real
+    release), ``unattributed`` (release NULL), ``service`` (the ``(service, 'ALL')``
+    roll-up) or ``overall``.
     """
     df = con.execute(
         """
         select e.service, e.release, e.pre_release_defects, e.escaped_defects,
                e.escaped_incidents, e.escape_rate, e.rca_required, e.rca_link,
-               d.release_date
+               o.first_production_at as release_date, o.release_order_at
         from marts.release_escape_rate as e
-        left join (
-            select service, release, min(finished_at) as release_date
-            from marts.fct_deployments
-            where environment = ? and served
-              and finished_at <= (select max(as_of) from marts.build_metadata)
-            group by service, release
-        ) as d on d.service = e.service and d.release = e.release
-        """,
-        [PRODUCTION],
+        left join marts.release_order as o on o.service = e.service and o.release = e.release
+        """
     ).df()
     kind = pd.Series("release", index=df.index, dtype=object)
     kind[df["release"].isna()] = "unattributed"
@@ -131,32 +128,17 @@ def escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return df
 
 
-def release_order(rates: pd.DataFrame) -> list[str]:
-    """Release names in time order: earliest first production deployment first.
-
-    A release name shared by services sits at its earliest date; releases that
-    never reached production follow, in natural version order.
-    """
-    rel = rates[rates["kind"] == "release"]
-    if rel.empty:
-        return []
-    first = rel.groupby("release", dropna=True)["release_date"].min()
-
-    def key(name: str) -> tuple[int, float, tuple[tuple[int, int, str], ...]]:
-        when = first.get(name)
-        has_date = when is not None and not pd.isna(when)
-        return (0 if has_date else 1, when.timestamp() if has_date else 0.0, natural_key(name))
-
-    return sorted(first.index.tolist(), key=key)
-
-
 def release_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per-(service, release) escape rates, in release time order."""
-    rates = escape_rates(con)
-    rel = rates[rates["kind"] == "release"].copy()
-    position = {name: i for i, name in enumerate(release_order(rates))}
-    rel["release_rank"] = rel["release"].map(position)
-    return rel.sort_values(["release_rank", "service"], kind="stable").reset_index(drop=True)
+    """Per-(service, release) escape rates in release order; releases the order cannot
+    place (never planned, never in production) last, in natural version order."""
+    rel = escape_rates(con)
+    rel = rel[rel["kind"] == "release"].copy()
+    rel["_version"] = rel["release"].map(natural_key)
+    return (
+        rel.sort_values(["release_order_at", "_version", "service"], na_position="last", kind="stable")
+        .drop(columns="_version")
+        .reset_index(drop=True)
+    )
 
 
 def service_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -199,17 +181,18 @@ def unattributed_counts(con: duckdb.DuckDBPyConnection) -> Unattributed:
     return Unattributed(defects=int(row[0]), incidents=int(row[1]))
 
 
+def headline_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The rows of ``marts.headline_metrics``: one per figure (docs/metrics.md, Headline metrics)."""
+    return con.execute(
+        "select metric, service, record_type, environment, severity, value, n from marts.headline_metrics"
+    ).df()
+
+
 def open_defects_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Open, non-duplicate defects at the as-of per severity (every severity listed)."""
-    counts = con.execute(
-        """
-        select coalesce(severity, 'unknown') as severity, count(*) as open_defects
-        from marts.fct_defects
-        where is_open and not coalesce(is_duplicate, false)
-        group by severity
-        """
-    ).df()
-    by_sev = dict(zip(counts["severity"], counts["open_defects"], strict=True))
+    figures = headline_figures(con)
+    counts = figures[figures["metric"] == "open_defects"]
+    by_sev = dict(zip(counts["severity"].fillna("unknown"), counts["value"], strict=True))
     # Unmapped severities do not exist in marts (the load maps them to the policy's
     # unmapped_severity), but an unexpected value must still be shown rather than
     # silently dropped.
@@ -272,38 +255,30 @@ class Headline:
 
 
 def headline(con: duckdb.DuckDBPyConnection) -> Headline:
-    """Overall escape rate, releases needing RCA, open defects, production MTTD/MTTR."""
-    info = build_info(con)
-    overall = con.execute(
-        """
-        select escape_rate, escaped_defects + escaped_incidents,
-               pre_release_defects + escaped_defects + escaped_incidents
-        from marts.release_escape_rate
-        where service = 'ALL' and release = 'ALL'
-        """
-    ).fetchone()
-    rate, escaped, denominator = overall if overall is not None else (None, 0, 0)
-    rca = rca_required_releases(con)
+    """Overall escape rate, releases needing RCA, open defects, production MTTD/MTTR,
+    as ``marts.headline_metrics`` holds them."""
+    figures = headline_figures(con)
+
+    def figure(metric: str, **where: str) -> tuple[float | None, int]:
+        rows = figures[figures["metric"] == metric]
+        for column, value in where.items():
+            rows = rows[rows[column] == value]
+        if rows.empty:
+            return None, 0
+        return float_or_none(rows["value"].iloc[0]), int_or_zero(rows["n"].iloc[0])
+
+    rate, denominator = figure("escape_rate", service="ALL")
+    escaped = sum(figure(metric, service="ALL")[0] or 0 for metric in ("escaped_defects", "escaped_incidents"))
     open_sev = open_defects_by_severity(con)
-    dr = detection_resolution(con)
-    prod = dr[dr["environment"] == PRODUCTION]
-    mttd: dict[str, TimingFigure] = {}
-    mttr: dict[str, TimingFigure] = {}
-    for record_type in RECORD_TYPES:
-        row = prod[prod["record_type"] == record_type]
-        if row.empty:
-            mttd[record_type] = mttr[record_type] = TimingFigure(None, 0)
-            continue
-        r = row.iloc[0]
-        mttd[record_type] = TimingFigure(float_or_none(r["mttd_hours"]), int_or_zero(r["n_detect"]))
-        mttr[record_type] = TimingFigure(float_or_none(r["mttr_hours"]), int_or_zero(r["n_resolve"]))
+    mttd = {rt: TimingFigure(*figure("mttd_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
+    mttr = {rt: TimingFigure(*figure("mttr_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
     return Headline(
-        as_of=info.as_of,
-        escape_rate=float_or_none(rate),
-        escaped=int_or_zero(escaped),
-        escape_denominator=int_or_zero(denominator),
-        rca_required_releases=len(rca),
-        rca_missing_link=int(rca["rca_link"].map(is_blank).sum()),
+        as_of=build_info(con).as_of,
+        escape_rate=rate,
+        escaped=int(escaped),
+        escape_denominator=denominator,
+        rca_required_releases=int(figure("rca_required_releases")[0] or 0),
+        rca_missing_link=int(figure("rca_link_missing")[0] or 0),
         open_defects=dict(zip(open_sev["severity"], open_sev["open_defects"], strict=True)),
         production_mttd=mttd,
         production_mttr=mttr,

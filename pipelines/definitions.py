@@ -5,7 +5,6 @@ import dagster as dg
 from pipelines.defs import (
     correlation,
     dbt,
-    history,
     quality,
     reports,
     schedules,
@@ -20,7 +19,6 @@ defs = dg.Definitions.merge(
     dbt.defs,
     correlation.defs,
     quality.defs,
-    history.defs,
     reports.defs,
     schedules.defs,
     sensors.defs,

@@ -390,15 +390,6 @@ def test_rho_out_of_range_fails_the_named_blocking_check(tiny_build, tmp_path):
     assert rule["offending_rows"] == [{"service": "pay", "rho": 1.5}]
 
 
-def build(tmp_path, exports, *launch: str) -> tuple[int, str]:
-    from tests.conftest import TINY_AS_OF
-
-    command = [*launch, "build", "--exports", str(exports), "--warehouse", str(tmp_path / "w.duckdb"),
-               "--reports", str(tmp_path / "r"), "--as-of", TINY_AS_OF]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False)
-    return done.returncode, done.stderr
-
-
 @pytest.mark.slow
 def test_build_exits_2_naming_the_check_the_expectation_and_the_row(tmp_path, monkeypatch, capsys):
     """An ingest bug lets a negative count through (the entity's non-negative rule switched off
@@ -442,7 +433,7 @@ sys.exit(main(sys.argv[2:]))
 def test_a_broken_mart_fails_its_dbt_test_and_the_build_exits_2_with_the_row(tmp_path):
     """A model bug puts pay 1.0's escape rate (0.5 by hand) at 1.5: dbt's range test on the mart
     stops the build, and the error names the test, the model and the offending row."""
-    from tests.conftest import TINY
+    from tests.conftest import TINY, TINY_AS_OF
 
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
@@ -451,8 +442,13 @@ def test_a_broken_mart_fails_its_dbt_test_and_the_build_exits_2_with_the_row(tmp
         "select * replace (case when service = 'pay' and release = '1.0' then 1.5 else escape_rate end "
         f"as escape_rate)\nfrom (\n{model.read_text()}\n) as model\n"
     )
-    code, err = build(tmp_path, TINY, sys.executable, "-c", WITH_PROJECT, str(project))
-    assert code == 2, err
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_PROJECT, str(project), "build", "--exports", str(TINY),
+         "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"), "--as-of", TINY_AS_OF],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )
+    err = done.stderr
+    assert done.returncode == 2, err
     assert (
         "error: check accepted_range_release_escape_rate_escape_rate__1__0 failed on marts/release_escape_rate\n"
         "  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"

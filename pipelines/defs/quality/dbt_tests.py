@@ -21,7 +21,7 @@ from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 from pipelines.defs.quality.failures import MAX_ROWS, call_text, failure_lines, jsonable, rows_text
 from pipelines.warehouse import connect
 
-FAILED = ("fail", "error")  # dbt result statuses that fail a build; `warn` does not
+FAILING_STATUSES = ("fail", "error")  # dbt result statuses that fail a build; `warn` does not
 
 
 def with_offending_rows(invocation: DbtCliInvocation, failed: Sequence[dg.AssetCheckResult],
@@ -46,7 +46,7 @@ def unreported_error(invocation: DbtCliInvocation, reported: Sequence[dg.AssetCh
     if error is None:
         return None
     results = _run_results(invocation)
-    failed = {unique_id for unique_id, result in results.items() if result["status"] in FAILED}
+    failed = {unique_id for unique_id, result in results.items() if result["status"] in FAILING_STATUSES}
     accounted = {check.metadata["unique_id"].value for check in reported}
     return error if not results or failed - accounted else None
 

@@ -20,14 +20,16 @@ MAX_ROWS = 10  # offending rows reported per failed rule or test
 
 def failure_lines(blocking: bool, rule: str, call: str, outcome: str,
                   rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """A failed rule: its level, name, what was called and how it came out, then its offending rows."""
+    """A failed rule: its level, name, what was called and how it came out, then its offending rows
+    (the callers read at most MAX_ROWS)."""
     level = "blocking" if blocking else "warning"
-    return [f"  [{level}] {rule}: {call}: {outcome}"] + ["      " + row_text(row) for row in rows[:MAX_ROWS]]
+    return [f"  [{level}] {rule}: {call}: {outcome}"] + ["      " + row_text(row) for row in rows]
 
 
 def call_text(name: str, arguments: Mapping[str, Any]) -> str:
     """`name(key=value, ...)`, whitespace of multi-line values (SQL expressions) collapsed."""
-    return f"{name}({', '.join(k + '=' + ' '.join(value_text(v).split()) for k, v in arguments.items())})"
+    shown = (f"{key}={' '.join(value_text(value).split())}" for key, value in arguments.items())
+    return f"{name}({', '.join(shown)})"
 
 
 def rows_text(count: int) -> str:

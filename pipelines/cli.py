@@ -170,7 +170,7 @@ def _busy_message(result) -> str | None:
 
 def _describe_check(evaluation) -> str:
     """A failed check: its name and asset, then the rules that failed with their offending
-    rows when the check reports them (the data-quality checks' `failures` metadata)."""
+    rows when the check reports them (`failures` metadata: GX suites and dbt tests alike)."""
     import dagster as dg
 
     level = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"

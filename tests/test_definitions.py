@@ -39,7 +39,7 @@ def test_asset_graph_snapshot(defs):
     parents = {k.to_user_string() for k in graph.get(defs_key("marts/release_escape_rate")).parent_keys}
     assert parents == {
         "intermediate/int_defects", "intermediate/int_incidents", "intermediate/int_incident_defect_links",
-        "staging/stg_exports__releases", "raw/policy_settings",
+        "staging/stg_exports__releases", "staging/stg_policy__settings",
     }
     report_parents = {k.to_user_string() for k in graph.get(defs_key("reports/executive_briefing")).parent_keys}
     assert "marts/release_escape_rate" in report_parents

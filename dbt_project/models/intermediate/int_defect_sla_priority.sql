@@ -13,12 +13,12 @@ as_of as (
 ),
 
 sla as (
-    select severity, sla_hours from {{ source('raw', 'policy_sla') }}
+    select severity, sla_hours from {{ ref('stg_policy__sla') }}
 ),
 
 weights as (
     select severity, recurrence, users, no_workaround
-    from {{ source('raw', 'policy_priority_weights') }}
+    from {{ ref('stg_policy__priority_weights') }}
 ),
 
 clusters as (

@@ -24,11 +24,11 @@ commit_keys as (
 ),
 
 production_branches as (
-    select distinct trim(branch) as branch from {{ source('raw', 'policy_production_branches') }}
+    select branch from {{ ref('stg_policy__production_branches') }}
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 as_of as (

@@ -34,6 +34,8 @@ def test_asset_graph_snapshot(defs):
         "intermediate/int_defects", "marts/release_escape_rate",
         "marts/detection_resolution_by_environment", "marts/fct_defects", "marts/fct_incidents",
         "marts/fct_deployments", "reports/executive_briefing",
+        "raw/policy_statuses", "staging/stg_policy__statuses", "staging/stg_policy__environments",
+        "staging/stg_policy__severities", "staging/stg_policy__postmortem_severities",
     ]:
         assert expected in keys, expected
     parents = {k.to_user_string() for k in graph.get(defs_key("marts/release_escape_rate")).parent_keys}

@@ -26,7 +26,7 @@ from pipelines.defs.ingest.adapters.base import FormatError, ParseContext, Parse
 from pipelines.defs.ingest.canonical import ENTITIES, Entity
 from pipelines.defs.ingest.detect import AdapterInput, CanonicalCsv, Rejected, detect, is_documentation, scan
 from pipelines.defs.ingest.adapters.git import read_git
-from pipelines.policy import SOURCES, Policy, glob_regex
+from pipelines.policy import SOURCES, Policy, glob_regex, vocabulary_tables
 
 log = logging.getLogger("defectflow")
 
@@ -399,6 +399,19 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     con.execute("create or replace table raw.policy_vocabulary "
                 "(source varchar, vocabulary varchar, name varchar, canonical varchar)")
     con.executemany("insert into raw.policy_vocabulary values (?, ?, ?, ?)", policy.vocabulary_rows())
+    vocabularies = vocabulary_tables()
+    con.execute("create or replace table raw.policy_environments "
+                "(environment varchar, rank integer, is_pre_release boolean)")
+    con.executemany("insert into raw.policy_environments values (?, ?, ?)", vocabularies.environments)
+    con.execute("create or replace table raw.policy_statuses (status varchar, is_open boolean)")
+    con.executemany("insert into raw.policy_statuses values (?, ?)", vocabularies.statuses)
+    con.execute("create or replace table raw.policy_severities "
+                "(severity varchar, rank integer, priority_factor double)")
+    con.executemany("insert into raw.policy_severities values (?, ?, ?)", vocabularies.severities)
+    con.execute("create or replace table raw.policy_postmortem_severities (severity varchar)")
+    if policy.postmortem_severities:
+        con.executemany("insert into raw.policy_postmortem_severities values (?)",
+                        [(severity,) for severity in policy.postmortem_severities])
     con.execute("create or replace table raw.policy_sources (source varchar, default_environment varchar)")
     con.executemany("insert into raw.policy_sources values (?, ?)",
                     [(name, policy.source(name).default_environment) for name in SOURCES])

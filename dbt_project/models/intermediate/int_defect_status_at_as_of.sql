@@ -4,22 +4,15 @@ with defects as (
     select defect_id, status, created_at, resolved_at_as_of from {{ ref('int_defects') }}
 ),
 
-history as (
-    select * from {{ ref('stg_exports__defect_status_history') }}
-),
-
-as_of as (
-    select as_of from {{ ref('int_as_of') }}
+transitions as (
+    select * from {{ ref('int_defect_status_transitions') }}
+    where is_known_at_as_of
 ),
 
 last_change as (
-    select h.defect_id, h.to_status
-    from history as h
-    cross join as_of as a
-    where h.changed_at <= a.as_of
-    qualify row_number() over (
-        partition by h.defect_id order by h.changed_at desc, h.source_file desc, h.source_row desc
-    ) = 1
+    select defect_id, to_status
+    from transitions
+    qualify row_number() over (partition by defect_id order by transition_seq desc) = 1
 ),
 
 history_start as (

@@ -36,8 +36,15 @@ def test_asset_graph_snapshot(defs):
         "marts/fct_deployments", "reports/executive_briefing",
         "raw/policy_statuses", "staging/stg_policy__statuses", "staging/stg_policy__environments",
         "staging/stg_policy__severities", "staging/stg_policy__postmortem_severities",
+        "intermediate/int_defect_status_transitions", "audit/unmapped_values",
     ]:
         assert expected in keys, expected
+    assert "raw/unmapped_values" not in keys  # the audit model replaced the ingest's table
+    audit_parents = {k.to_user_string() for k in graph.get(defs_key("audit/unmapped_values")).parent_keys}
+    assert audit_parents == {
+        "staging/stg_exports__defects", "staging/stg_exports__defect_status_history",
+        "staging/stg_exports__incidents", "staging/stg_exports__deployments", "staging/stg_policy__settings",
+    }
     parents = {k.to_user_string() for k in graph.get(defs_key("marts/release_escape_rate")).parent_keys}
     assert parents == {
         "intermediate/int_defects", "intermediate/int_incidents", "intermediate/int_incident_defect_links",

@@ -57,7 +57,6 @@ create or replace temp macro df_is_naive(s) as
 create or replace temp macro df_bool(s) as
     case when lower(trim(s)) in ('true', 't', 'yes', 'y', '1') then true
          when lower(trim(s)) in ('false', 'f', 'no', 'n', '0') then false end;
-create or replace temp macro df_match_key(s) as regexp_replace(lower(s), '[^\p{L}\p{N}]+', '', 'g');
 """
 
 _BOOKKEEPING = """
@@ -99,7 +98,6 @@ class FileReport:
 @dataclass
 class LoadSummary:
     files: list[FileReport]  # every file of the folder, this build's and the unchanged ones
-    unmapped: list[tuple[str, str, str, int, str]]  # entity, field, raw value, rows, mapped to
     reread: list[str] = field(default_factory=list)  # files read in this build
     removed: list[str] = field(default_factory=list)  # files gone from the folder since the last build
 
@@ -482,48 +480,6 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     )
 
 
-# (entity, field, vocabulary): the raw values the policy maps in staging.
-_MAPPED_FIELDS = (
-    ("defects", "severity", "severity"),
-    ("defects", "environment", "environment"),
-    ("defects", "status", "status"),
-    ("defects", "resolution", "resolution"),
-    ("defect_status_history", "to_status", "status"),
-    ("defect_status_history", "from_status", "status"),
-    ("incidents", "severity", "severity"),
-    ("incidents", "environment", "environment"),
-    ("deployments", "environment", "environment"),
-)
-
-
-def _unmapped(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[tuple[str, str, str, int, str]]:
-    fallback = {
-        "severity": policy.unmapped_severity,
-        "environment": "(kept as is)",
-        "status": "the status category, else resolved if resolved_at is set, else new",
-        "resolution": "(empty)",
-    }
-    found = []
-    for entity, column, vocabulary in _MAPPED_FIELDS:
-        # SQL text: table and column names from the fixed _MAPPED_FIELDS list; the vocabulary is bound.
-        rows = con.execute(
-            f"select r.{column}, count(*) from raw.{entity} as r "
-            f"where r.{column} is not null and not exists (select 1 from raw.policy_vocabulary as v "
-            f"where v.vocabulary = ? and v.source in ('*', r.source_system) "
-            f"and df_match_key(v.name) = df_match_key(r.{column})) "
-            "group by 1 order by 2 desc, 1",
-            [vocabulary],
-        ).fetchall()
-        found.extend((entity, column, value, n, fallback[vocabulary]) for value, n in rows)
-    con.execute(
-        "create or replace table raw.unmapped_values "
-        "(entity varchar, field varchar, raw_value varchar, rows bigint, mapped_to varchar)"
-    )
-    if found:
-        con.executemany("insert into raw.unmapped_values values (?, ?, ?, ?, ?)", found)
-    return found
-
-
 def discover(exports_dir: Path) -> list[Path]:
     """Every file below the exports folder, in a stable order (hidden files skipped)."""
     if not exports_dir.is_dir():
@@ -661,7 +617,7 @@ def load_exports(
     reports = [FileReport(*row) for row in con.execute(
         "select source_file, entity, format, status, rows_read, rows_loaded, rows_quarantined, "
         "naive_timestamps, message from raw.load_report order by source_file, entity").fetchall()]
-    return LoadSummary(files=reports, unmapped=_unmapped(con, policy), reread=reread, removed=removed)
+    return LoadSummary(files=reports, reread=reread, removed=removed)
 
 
 def policy_fingerprint(text: str) -> str:

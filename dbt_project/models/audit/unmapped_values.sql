@@ -1,3 +1,11 @@
+{#- (staged entity, field): every field staging maps through a policy
+    vocabulary; the staging model has `<field>_raw` and `<field>_unmapped`. -#}
+{%- set mapped_fields = [
+    ('defects', 'severity'), ('defects', 'environment'), ('defects', 'status'), ('defects', 'resolution'),
+    ('defect_status_history', 'from_status'), ('defect_status_history', 'to_status'),
+    ('incidents', 'severity'), ('incidents', 'environment'),
+    ('deployments', 'environment'),
+] -%}
 -- The raw values no policy name maps, per entity and field, with what staging
 -- made of them. Read from the staging models' own vocabulary joins (their
 -- `*_unmapped` flags), so this list and the mapping cannot disagree. The load
@@ -6,7 +14,7 @@ with defects as (
     select * from {{ ref('stg_exports__defects') }}
 ),
 
-history as (
+defect_status_history as (
     select * from {{ ref('stg_exports__defect_status_history') }}
 ),
 
@@ -22,57 +30,43 @@ settings as (
     select unmapped_severity from {{ ref('stg_policy__settings') }}
 ),
 
--- One row per staged record and field whose raw value is set but unmapped,
--- with the fallback its staging model applies.
+-- What the staging models put in place of a value nobody listed.
+fallbacks as (
+    select 'severity' as field, unmapped_severity as mapped_to from settings
+    union all
+    select 'environment', '(kept as is)'
+    union all
+    select 'status', 'the status category, else resolved if resolved_at is set, else new'
+    union all
+    select 'resolution', '(empty)'
+    union all
+    select 'from_status', 'the status category, else new'
+    union all
+    select 'to_status', 'the status category, else new'
+),
+
+-- A missing value is not unmapped: the default for a missing value applies.
 unmapped as (
-    select 'defects' as entity, 'severity' as field, d.severity_raw as raw_value, s.unmapped_severity as mapped_to,
-    from defects as d
-    cross join settings as s
-    where d.severity_unmapped and d.severity_raw is not null
+    {%- for entity, field in mapped_fields %}
+    select '{{ entity }}' as entity, '{{ field }}' as field, {{ field }}_raw as raw_value,
+    from {{ entity }}
+    where {{ field }}_unmapped and {{ field }}_raw is not null
+    {%- if not loop.last %}
     union all
-    select 'defects', 'environment', environment_raw, '(kept as is)',
-    from defects
-    where environment_unmapped and environment_raw is not null
-    union all
-    select 'defects', 'status', status_raw, 'the status category, else resolved if resolved_at is set, else new',
-    from defects
-    where status_unmapped and status_raw is not null
-    union all
-    select 'defects', 'resolution', resolution_raw, '(empty)',
-    from defects
-    where resolution_unmapped and resolution_raw is not null
-    union all
-    select 'defect_status_history', 'from_status', from_status_raw, 'the status category, else new',
-    from history
-    where from_status_unmapped and from_status_raw is not null
-    union all
-    select 'defect_status_history', 'to_status', to_status_raw, 'the status category, else new',
-    from history
-    where to_status_unmapped and to_status_raw is not null
-    union all
-    select 'incidents', 'severity', i.severity_raw, s.unmapped_severity,
-    from incidents as i
-    cross join settings as s
-    where i.severity_unmapped and i.severity_raw is not null
-    union all
-    select 'incidents', 'environment', environment_raw, '(kept as is)',
-    from incidents
-    where environment_unmapped and environment_raw is not null
-    union all
-    select 'deployments', 'environment', environment_raw, '(kept as is)',
-    from deployments
-    where environment_unmapped and environment_raw is not null
+    {%- endif %}
+    {%- endfor %}
 ),
 
 final as (
     select
-        entity,
-        field,
-        raw_value,
+        u.entity,
+        u.field,
+        u.raw_value,
         count(*) as rows,
-        mapped_to,
-    from unmapped
-    group by entity, field, raw_value, mapped_to
+        f.mapped_to,
+    from unmapped as u
+    inner join fallbacks as f on u.field = f.field
+    group by u.entity, u.field, u.raw_value, f.mapped_to
 )
 
 select * from final

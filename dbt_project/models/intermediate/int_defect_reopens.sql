@@ -1,7 +1,7 @@
 -- Per non-duplicate defect with status history: resolved at least once (a
 -- change into or out of a closed status), and reopened (a change from a
--- closed status to an open one), both at or before the as-of (METRICS.md
--- "Delivery metrics" reopen_rate, settled details 1 and 2).
+-- closed status to an open one), both at or before the as-of (docs/metrics.md,
+-- Delivery metrics reopen_rate, settled details 1 and 2).
 with defects as (
     select defect_id, service from {{ ref('int_defects') }}
     where not is_duplicate

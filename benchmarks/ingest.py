@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.defs.ingest.loader import load_exports
-from pipelines.generate import generate
 from pipelines.policy import load_policy
+from pipelines.synthetic import generate
 from pipelines.warehouse import connect
 
 DEFECTS_PER_SCALE = 300  # generate(scale=1) writes 300 defects

@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pipelines.defs.ingest.loader import load_exports
-from pipelines.generate import generate
 from pipelines.policy import load_policy
+from pipelines.synthetic import generate
 from pipelines.warehouse import DBT_PROJECT_DIR, connect
 
 DEFECTS_PER_SCALE = 300  # generate(scale=1) writes 300 defects

@@ -11,17 +11,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
+from pipelines.policy import HEADLINE_ENVIRONMENTS, SHIPPED_POLICY, PolicyError, load_policy
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
-from pipelines.warehouse import (
-    DBT_PROJECT_DIR,
-    DEFAULT_WAREHOUSE,
-    PROJECT_ROOT,
-    WAREHOUSE_ENV,
-    WarehouseBusy,
-    connect,
-    exclusive_build,
-)
+from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
 
 log = logging.getLogger("defectflow")
 
@@ -78,9 +70,9 @@ def run_build(
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
 
-    The job writes a copy of the warehouse that replaces it only when the build
-    succeeds (`exclusive_build`), so a failed or killed build leaves the
-    previous warehouse as it was, and two builds never write one file at once.
+    The job's `warehouse` resource builds into a copy of the warehouse that
+    replaces it only when the run succeeds, so a failed or killed build leaves
+    the previous warehouse as it was, and two builds never write one file at once.
     """
     policy_file = policy or SHIPPED_POLICY
     load_policy(policy_file)  # fail fast, before anything is written
@@ -92,12 +84,8 @@ def run_build(
     warehouse = warehouse.resolve()
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project()
-    try:
-        with exclusive_build(warehouse) as building:
-            build_log = warehouse.with_name(warehouse.name + ".build.log")
-            summary = _run_job(exports, building, reports, policy_file, as_of, git_repo, build_log)
-    except WarehouseBusy as exc:
-        raise BuildFailed(str(exc)) from None
+    build_log = warehouse.with_name(warehouse.name + ".build.log")
+    summary = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
     _stage(4, 4, f"done: {warehouse}")
     folder = reports.resolve() / report_folder_name(as_of)
     return BuildResult(
@@ -110,7 +98,6 @@ def run_build(
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
              build_log: Path) -> dict[str, int]:
-    os.environ[WAREHOUSE_ENV] = str(warehouse)  # dbt's profile reads the same variable
     _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
@@ -126,10 +113,10 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
                     "policy_path": str(policy_file.resolve()),
                     "as_of": as_of.isoformat(),
                     "reports_dir": str(reports.resolve()),
-                    "warehouse": str(warehouse),
                     "git_repo": str(git_repo.resolve()) if git_repo else "",
                 }
-            }
+            },
+            "warehouse": {"config": {"path": str(warehouse)}},
         },
         # Progress goes through the `defectflow` logger; Dagster's own event log
         # would print a screen per step, and on a failure a line per skipped step
@@ -142,7 +129,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if not result.success:
-        raise BuildFailed(f"{_failure_message(result)}\n(dbt's log: {build_log})")
+        raise BuildFailed(_failure_message(result, build_log))
 
     _stage(3, 4, "load summary")
     summary = print_load_summary(warehouse)
@@ -150,7 +137,10 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     return summary
 
 
-def _failure_message(result) -> str:
+def _failure_message(result, build_log: Path) -> str:
+    busy = _busy_message(result)
+    if busy:
+        return busy  # nothing ran: no log to point at
     messages = []
     for event in result.all_events:
         if event.is_step_failure:
@@ -163,12 +153,24 @@ def _failure_message(result) -> str:
             evaluation = event.event_specific_data
             if not evaluation.passed:
                 messages.append(_describe_check(evaluation))
-    return "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+    text = "\n".join(messages) or "the build failed (run with --verbose for Dagster's log)"
+    return f"{text}\n(dbt's log: {build_log})"
+
+
+def _busy_message(result) -> str | None:
+    """Another build holds the warehouse: the resource refused to start, and says who holds it."""
+    for event in result.all_events:
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None:
+            if error.cls_name == "WarehouseBusy":
+                return error.message.strip().removeprefix("pipelines.warehouse.WarehouseBusy: ")
+            error = error.cause
+    return None
 
 
 def _describe_check(evaluation) -> str:
     """A failed check: its name and asset, then the rules that failed with their offending
-    rows when the check reports them (the data-quality checks' `failures` metadata)."""
+    rows when the check reports them (`failures` metadata: GX suites and dbt tests alike)."""
     import dagster as dg
 
     level = "warning" if evaluation.severity == dg.AssetCheckSeverity.WARN else "failed"
@@ -227,18 +229,32 @@ def print_load_summary(warehouse: Path) -> dict[str, int]:
 
 
 def print_headline(warehouse: Path) -> None:
-    """A short table of the numbers a quality lead looks at first."""
+    """A short table of the numbers a quality lead looks at first (marts.headline_metrics)."""
     with connect(warehouse, read_only=True) as con:
         rates = con.execute(
-            "select service, pre_release_defects, escaped_defects, escaped_incidents, escape_rate "
-            "from marts.release_escape_rate where release = 'ALL' "
-            "order by service = 'ALL', service"
+            """
+            select service,
+                max(n) filter (where metric = 'escape_rate'),
+                max(value) filter (where metric = 'escaped_defects'),
+                max(value) filter (where metric = 'escaped_incidents'),
+                max(value) filter (where metric = 'escape_rate'),
+            from marts.headline_metrics
+            where metric in ('escape_rate', 'escaped_defects', 'escaped_incidents')
+            group by service
+            order by service = 'ALL', service
+            """
         ).fetchall()
         times = con.execute(
-            "select record_type, environment, n_detect, mttd_hours, n_resolve, mttr_hours "
-            "from marts.detection_resolution_by_environment "
-            "where severity = 'ALL' and environment in ('staging', 'production') "
-            "order by record_type, environment"
+            """
+            select record_type, environment,
+                max(n) filter (where metric = 'mttd_hours'), max(value) filter (where metric = 'mttd_hours'),
+                max(n) filter (where metric = 'mttr_hours'), max(value) filter (where metric = 'mttr_hours'),
+            from marts.headline_metrics
+            where metric in ('mttd_hours', 'mttr_hours') and list_contains(?, environment)
+            group by record_type, environment
+            order by record_type, environment
+            """,
+            [list(HEADLINE_ENVIRONMENTS)],
         ).fetchall()
 
     def fmt(value, pattern: str) -> str:
@@ -246,8 +262,9 @@ def print_headline(warehouse: Path) -> None:
 
     print("\nEscape rate by service")
     print(f"  {'service':<24} {'pre-release':>11} {'escaped':>8} {'incidents':>9} {'rate':>7}")
-    for service, pre, escaped, incidents, rate in rates:
-        print(f"  {service:<24} {pre:>11} {escaped:>8} {incidents:>9} {fmt(rate, '{:.1%}'):>7}")
+    for service, records, escaped, incidents, rate in rates:
+        pre = records - escaped - incidents
+        print(f"  {service:<24} {pre:>11.0f} {escaped:>8.0f} {incidents:>9.0f} {fmt(rate, '{:.1%}'):>7}")
     print("\nTime to detect / resolve (hours)")
     print(f"  {'record':<9} {'environment':<12} {'n':>5} {'MTTD':>8} {'n':>5} {'MTTR':>8}")
     for record, env, n_detect, mttd, n_resolve, mttr in times:
@@ -281,7 +298,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipelines.generate import SAMPLE_AS_OF, generate_vendor
+    from pipelines.synthetic import SAMPLE_AS_OF, generate_vendor
 
     sample = Path(args.sample)
     if not sample.is_dir() or not any(sample.iterdir()):
@@ -302,7 +319,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipelines.generate import generate, generate_vendor
+    from pipelines.synthetic import generate, generate_vendor
 
     started = time.perf_counter()
     kind = "canonical CSV" if args.canonical else "vendor-format"

@@ -5,11 +5,11 @@ import dagster as dg
 from pipelines.defs import (
     correlation,
     dbt,
-    history,
     quality,
     reports,
     schedules,
     sensors,
+    warehouse,
 )
 from pipelines.defs.ingest import assets as ingest
 from pipelines.settings import BuildSettings
@@ -19,9 +19,9 @@ defs = dg.Definitions.merge(
     dbt.defs,
     correlation.defs,
     quality.defs,
-    history.defs,
     reports.defs,
     schedules.defs,
     sensors.defs,
+    warehouse.defs,
     dg.Definitions(resources={"build": BuildSettings()}),
 )

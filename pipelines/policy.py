@@ -26,6 +26,8 @@ PRE_RELEASE_ENVIRONMENTS = tuple(e for e in ENVIRONMENTS if e != PRODUCTION)
 SEVERITIES = ("S1", "S2", "S3", "S4")  # most severe first (rank 1..4)
 STATUSES = ("new", "triaged", "in_progress", "resolved", "closed", "deferred")
 OPEN_STATUSES = ("new", "triaged", "in_progress", "deferred")
+# The comparison the headline shows: the last stop before production, and production.
+HEADLINE_ENVIRONMENTS = ENVIRONMENTS[-2:]
 RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")
 # The priority score's severity term, per severity in SEVERITIES order (docs/metrics.md, Priority score).
 SEVERITY_PRIORITY_FACTORS = (1.0, 0.66, 0.33, 0.0)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.warehouse import PROJECT_ROOT, warehouse_path
+from pipelines.warehouse import PROJECT_ROOT
 
 DEFAULT_EXPORTS = PROJECT_ROOT / "data" / "exports"
 DEFAULT_REPORTS = PROJECT_ROOT / "reports"
@@ -61,7 +61,6 @@ class BuildSettings(dg.ConfigurableResource):
     policy_path: str = ""
     as_of: str = ""
     reports_dir: str = ""
-    warehouse: str = ""
     git_repo: str = ""
 
     def exports(self) -> Path:
@@ -80,8 +79,5 @@ class BuildSettings(dg.ConfigurableResource):
     def git(self) -> Path | None:
         value = self.git_repo or os.environ.get("DEFECTFLOW_GIT_REPO")
         return Path(value).resolve() if value else None
-
-    def warehouse_file(self) -> Path:
-        return Path(self.warehouse).resolve() if self.warehouse else warehouse_path()
 
 

@@ -48,15 +48,31 @@ def _sidecars(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + ".wal")]
 
 
+class BuildCopy:
+    """The copy a build writes: `path` while it runs, `publish()` swaps it in."""
+
+    def __init__(self, warehouse: Path, path: Path) -> None:
+        self.warehouse = warehouse
+        self.path = path
+
+    def publish(self) -> None:
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
+        # an old WAL replayed against the new file would corrupt it
+        self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
+        os.replace(self.path, self.warehouse)
+
+
 @contextmanager
-def exclusive_build(warehouse: Path) -> Iterator[Path]:
-    """Build into a copy of the warehouse and swap it in when the build succeeds.
+def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
+    """Hold the single-writer lock and a copy of the warehouse to build into.
 
     One build at a time: an exclusive lock on `<warehouse>.lock`, which the
     operating system releases when the process dies, so a killed build never
-    leaves a stale lock. A build that fails or is killed leaves the previous
-    warehouse untouched (readers keep reading it throughout); the next build
-    removes the killed build's leftover copy.
+    leaves a stale lock. The build writes the copy; the previous warehouse is
+    replaced only by `publish()`, so a build that fails or is killed leaves it
+    untouched and readers keep reading it throughout. The copy is removed on
+    the way out, and a killed build's leftover copy by the next build.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     lock_path = warehouse.with_name(warehouse.name + ".lock")
@@ -81,12 +97,7 @@ def exclusive_build(warehouse: Path) -> Iterator[Path]:
             if source.exists():
                 shutil.copyfile(source, target)
         try:
-            yield building
-            with duckdb.connect(str(building)) as con:
-                con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
-            # an old WAL replayed against the new file would corrupt it
-            warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
-            os.replace(building, warehouse)
+            yield BuildCopy(warehouse, building)
         finally:
             for path in _sidecars(building):
                 path.unlink(missing_ok=True)

@@ -24,7 +24,7 @@ def tiny_build(tmp_path_factory):
 @pytest.fixture(scope="session")
 def canonical_sample(tmp_path_factory) -> Path:
     """The demo sample's data as the six canonical CSVs (data/sample/ holds the vendor formats)."""
-    from pipelines.generate import generate
+    from pipelines.synthetic import generate
 
     out = tmp_path_factory.mktemp("canonical-sample")
     generate(out, scale=1, seed=42)

@@ -18,7 +18,7 @@ import pytest
 from pipelines.defs.ingest.adapters import cobertura, coverage_py, junit, lcov
 from pipelines.defs.ingest.adapters.base import ParseContext
 from pipelines.policy import load_policy
-from pipelines.vendor import ci
+from pipelines.synthetic.formats import ci
 from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import pytest
 from pipelines.defs.ingest.adapters import github, gitlab, pagerduty
 from pipelines.defs.ingest.adapters.base import ParseContext
 from pipelines.policy import load_policy
-from pipelines.vendor import pagerduty as pagerduty_writer
+from pipelines.synthetic.formats import pagerduty as pagerduty_writer
 from tests.conftest import SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ import pytest
 
 from pipelines.defs.ingest.adapters import duplicate_links_csv, jira_csv, jira_json
 from pipelines.defs.ingest.adapters.base import ParseContext
-from pipelines.generate import generate
 from pipelines.policy import load_policy
-from pipelines.vendor import jira as jira_writer
+from pipelines.synthetic import generate
+from pipelines.synthetic.formats import jira as jira_writer
 from tests.conftest import SAMPLES
 
 JIRA = SAMPLES / "jira"

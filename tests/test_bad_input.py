@@ -1,4 +1,4 @@
-"""The bad-input corpus (CONTRACT.md section 1 "Bad input"), generated here, loaded with `load_exports`.
+"""The bad-input corpus (docs/contract.md, "Bad input"), generated here, loaded with `load_exports`.
 
 Every case is loaded beside a good `defects.csv`: whatever the bad file does,
 the good one still loads completely, the bad file is reported by its path
@@ -23,7 +23,8 @@ import pytest
 
 from pipelines.defs.ingest.assets import invariant_failures
 from pipelines.defs.ingest.canonical import ENTITIES
-from pipelines.defs.ingest.loader import LoadSummary, load_exports
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.defs.ingest.report import LoadSummary
 from pipelines.policy import load_policy
 from pipelines.warehouse import connect
 

@@ -14,7 +14,7 @@ from pipelines.defs.correlation import (
     deploy_recurrence_correlation,
     spearman_by_service,
 )
-from pipelines.settings import BuildSettings
+from pipelines.defs.warehouse import Warehouse
 
 
 def weeks(service: str, deployments: list[int], recurrences: list[int]) -> pd.DataFrame:
@@ -117,7 +117,7 @@ def _warehouse(path, frame: pd.DataFrame) -> None:
 
 def _materialize(path) -> None:
     result = dg.materialize(
-        [deploy_recurrence_correlation], resources={"build": BuildSettings(warehouse=str(path))}
+        [deploy_recurrence_correlation], resources={"warehouse": Warehouse(path=str(path))}
     )
     assert result.success
 

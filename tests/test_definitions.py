@@ -56,6 +56,26 @@ def test_asset_graph_snapshot(defs):
     assert "rows_read_equal_loaded_plus_quarantined" in checks
 
 
+def test_one_check_layer_per_concern(defs):
+    """GX suites on the raw tables and on the one mart dbt does not build; dbt tests on the marts,
+    singular ones included."""
+    checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
+    assert {check for check in checks if check[1].startswith("gx_")} == {
+        *((f"raw/{table}", f"gx_{table}") for table in (
+            "defects", "defect_status_history", "deployments", "incidents", "releases", "commits", "waivers",
+            "defect_links", "test_cases", "coverage")),
+        ("marts/deploy_recurrence_correlation", "gx_deploy_recurrence_correlation"),
+    }
+    assert {
+        ("marts/release_escape_rate", "accepted_range_release_escape_rate_escape_rate__1__0"),
+        ("marts/fct_defects", "unique_fct_defects_defect_id"),
+        ("marts/fct_defects", "fct_defects_resolved_not_before_created"),
+        ("marts/cumulative_flow", "cumulative_flow_sums_to_defects_created"),
+        ("marts/defect_clusters", "assert_defect_clusters_consistent"),
+        ("marts/rollback_hotfix_summary", "assert_rollback_hotfix_summary_reconciles"),
+    } <= checks
+
+
 def defs_key(path):
     import dagster as dg
 

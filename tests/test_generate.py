@@ -7,7 +7,7 @@ import pathlib
 import pandas as pd
 import pytest
 
-from pipelines.generate import SAMPLE_AS_OF, generate
+from pipelines.synthetic import SAMPLE_AS_OF, generate
 
 HEADERS = {
     "defects.csv": [

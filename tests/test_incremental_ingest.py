@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.defs.ingest import loader
+from pipelines.defs.ingest import loader, manifest
 from pipelines.defs.ingest.assets import invariant_failures
 from pipelines.defs.ingest.canonical import ENTITIES
-from pipelines.defs.ingest.loader import LoadSummary, load_exports, policy_fingerprint
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.defs.ingest.manifest import policy_fingerprint
+from pipelines.defs.ingest.report import LoadSummary
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
 
@@ -132,8 +134,7 @@ def test_touched_file_is_not_reread(builds, monkeypatch):
     assert _count(builds.con, "select mtime_ns from raw.ingested_files where source_file = ?",
                   str(target)) == new_mtime
     hashed: list[Path] = []
-    real_sha = loader._sha256
-    monkeypatch.setattr(loader, "_sha256", lambda path: hashed.append(path) or real_sha(path))
+    monkeypatch.setattr(loader, "file_sha256", lambda path: hashed.append(path) or manifest.file_sha256(path))
     assert builds.build().reread == []
     assert hashed == []
     builds.assert_equals_fresh_load()
@@ -250,7 +251,7 @@ def test_policy_sha_alone_decides_a_full_reread(builds):
 
 def test_new_loader_version_rereads_everything(builds, monkeypatch):
     builds.build()
-    monkeypatch.setattr(loader, "LOADER_VERSION", loader.LOADER_VERSION + "-next")
+    monkeypatch.setattr(manifest, "LOADER_VERSION", manifest.LOADER_VERSION + "-next")
     summary = builds.build()
     assert sorted(summary.reread) == builds.files()
     builds.assert_equals_fresh_load()

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import duckdb
 import pytest
 
-from pipelines.defs.ingest.loader import _MACROS
+from pipelines.defs.ingest.rules import MACROS
 from pipelines.policy import PolicyError, load_policy, match_key, vocabulary_tables
 from pipelines.settings import AsOfError, parse_as_of
 
@@ -88,7 +88,7 @@ def test_bad_as_of_is_a_clear_error():
 def con():
     c = duckdb.connect()
     c.execute("set TimeZone = 'UTC'")
-    c.execute(_MACROS)
+    c.execute(MACROS)
     yield c
     c.close()
 

@@ -1,18 +1,29 @@
-"""Great Expectations data-quality checks: a suite names the broken rule, its GX expectation and
-exactly the offending rows; a clean table passes; through Dagster a forced-in bad value fails the
-named blocking check, and `defectflow build` exits 2 naming it."""
+"""Data-quality checks, one layer per concern: Great Expectations suites on the raw tables (and on
+the one mart dbt cannot test) name the broken rule, its GX expectation and exactly the offending
+rows; the marts' dbt tests fail with their offending rows too; through `defectflow build` either
+kind of failure exits 2 naming the check."""
 
 import dataclasses
+import json
 import shutil
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.defs import quality
-from pipelines.defs.quality import not_null, rate, run_suite, suite
+from pipelines.defs.quality import checks, dbt_tests, rules
+from pipelines.defs.quality.rules import non_negative, not_before, not_null, rate, run_suite, suite
+from pipelines.defs.quality.suites import MART_SUITES, RAW_SUITES, SUITES
+from pipelines.warehouse import DBT_PROJECT_DIR
 
-SUITES = {s.check_name: s for s in quality.SUITES}
+BY_NAME = {s.check_name: s for s in SUITES}
+
+# A mart in the shape of release_escape_rate, checked by an ad-hoc suite: the machinery, not a real mart.
+RATES = suite("marts.rates", ("service", "release"),
+              not_null("service"), non_negative("escaped_defects"), rate("escape_rate"))
 
 
 @pytest.fixture
@@ -27,18 +38,18 @@ def failures(outcome):
     return {f.rule.name: (f.expectation, f.unexpected, f.rows) for f in outcome.failures}
 
 
-def test_release_escape_rate_names_the_rate_the_duplicate_and_nothing_else(con):
+def test_a_suite_names_the_rate_the_duplicate_and_nothing_else(con):
     con.execute("""
-        create table marts.release_escape_rate as select * from (values
-            ('pay', '1.0', 2, 2, 0, 0.5),
-            ('pay', '1.1', 0, 1, 1, 1.5),     -- rate above 1
-            ('pay', null, 1, 0, 1, 0.5),      -- unattributed row: NULL release is fine
-            ('web', '2.0', 0, 1, 1, 1.0),
-            ('web', '2.0', 0, 0, 0, null),    -- second row for web 2.0
-            ('ALL', 'ALL', 3, 4, 3, 0.7)
-        ) as t (service, release, pre_release_defects, escaped_defects, escaped_incidents, escape_rate)
+        create table marts.rates as select * from (values
+            ('pay', '1.0', 2, 0.5),
+            ('pay', '1.1', 1, 1.5),     -- rate above 1
+            ('pay', null, 0, 0.5),      -- NULL is a key value like any other
+            ('web', '2.0', 1, 1.0),
+            ('web', '2.0', 0, null),    -- second row for web 2.0
+            ('ALL', 'ALL', 4, 0.7)
+        ) as t (service, release, escaped_defects, escape_rate)
     """)
-    outcome = run_suite(con, SUITES["gx_release_escape_rate"])
+    outcome = run_suite(con, RATES)
     assert outcome.rows_checked == 6
     assert not outcome.passed and outcome.severity == dg.AssetCheckSeverity.ERROR
     assert failures(outcome) == {
@@ -49,41 +60,40 @@ def test_release_escape_rate_names_the_rate_the_duplicate_and_nothing_else(con):
             "expect_column_values_to_be_between", 1, [{"service": "web", "release": "2.0", "rows_with_key": 2}]
         ),
     }
-    text = outcome.failures_text()
-    assert "[blocking] escape_rate in [0, 1]: expect_column_values_to_be_between(column=escape_rate" in text
-    assert "service=pay, release=1.1, escape_rate=1.5" in text
+    assert outcome.failures_text() == (
+        "  [blocking] escape_rate in [0, 1]: expect_column_values_to_be_between(column=escape_rate, min_value=0, "
+        "max_value=1): 1 of 6 rows\n"
+        "      service=pay, release=1.1, escape_rate=1.5\n"
+        "  [blocking] service, release unique: expect_column_values_to_be_between(column=rows_with_key, "
+        "min_value=1, max_value=1): 1 key(s) on more than one row\n"
+        "      service=web, release=2.0, rows_with_key=2"
+    )
     metadata = outcome.check_result().metadata
     assert metadata["failed_rules"].value[0]["offending_rows"] == [
         {"service": "pay", "release": "1.1", "escape_rate": 1.5}
     ]
 
 
-def test_clean_table_passes(con):
+def test_clean_correlation_passes(con):
     con.execute("""
-        create table marts.release_gate as select * from (values
-            ('pay', '1.0', 'staging', 'PASS'), ('pay', '1.0', 'production', 'HOLD')
-        ) as t (service, release, environment, verdict)
+        create table marts.deploy_recurrence_correlation as select * from (values
+            ('pay', 12, -0.4, 0.2, 'spearman'), ('ALL', 3, null, null, 'spearman')
+        ) as t (service, n_weeks, rho, p_value, method)
     """)
-    outcome = run_suite(con, SUITES["gx_release_gate"])
+    outcome = run_suite(con, BY_NAME["gx_deploy_recurrence_correlation"])
     assert outcome.passed and outcome.rows_checked == 2 and outcome.failures == []
     assert outcome.check_result().passed
 
 
-def test_verdict_outside_pass_hold(con):
+def test_correlation_out_of_range_and_missing_method(con):
     con.execute("""
-        create table marts.release_gate as select * from (values
-            ('pay', '1.0', 'staging', 'PASS'), ('pay', '1.1', 'production', 'MAYBE'),
-            ('web', '2.0', 'production', null)
-        ) as t (service, release, environment, verdict)
+        create table marts.deploy_recurrence_correlation as select * from (values
+            ('pay', 12, 1.2, 0.2, 'spearman'), ('web', 9, 0.1, 0.5, null)
+        ) as t (service, n_weeks, rho, p_value, method)
     """)
-    got = failures(run_suite(con, SUITES["gx_release_gate"]))
-    # the NULL verdict breaks not-null only; in-set ignores missing values
-    assert got == {
-        "verdict not null": ("expect_column_values_to_not_be_null", 1,
-                             [{"service": "web", "release": "2.0", "environment": "production", "verdict": None}]),
-        "verdict in {PASS, HOLD}": ("expect_column_values_to_be_in_set", 1,
-                                    [{"service": "pay", "release": "1.1", "environment": "production",
-                                      "verdict": "MAYBE"}]),
+    assert failures(run_suite(con, BY_NAME["gx_deploy_recurrence_correlation"])) == {
+        "method not null": ("expect_column_values_to_not_be_null", 1, [{"service": "web", "method": None}]),
+        "rho in [-1, 1]": ("expect_column_values_to_be_between", 1, [{"service": "pay", "rho": 1.2}]),
     }
 
 
@@ -91,20 +101,14 @@ def test_chunks_sum_counts_and_keys_are_unique_across_chunks(con, monkeypatch):
     # 5000 defects read one DuckDB vector (2048 rows) at a time: three chunks. Bad rows: a
     # negative ttr_hours in chunk 1 (D00010) and chunk 3 (D04500); D02047 appears twice, once at the
     # end of chunk 1 and once at the end of the table, so only a table-wide count can see it.
-    monkeypatch.setattr(quality, "CHUNK_VECTORS", 1)
+    monkeypatch.setattr(rules, "CHUNK_VECTORS", 1)
     con.execute("""
-        create table marts.fct_defects as
-        select printf('D%05d', i) as defect_id, 'S2' as severity, 'new' as status, 'pay' as service,
-            'production' as environment, timestamptz '2026-03-01 00:00:00+00' as created_at,
-            null::timestamptz as resolved_at, false as is_duplicate, 'unattributed' as attribution_method,
-            true as is_open, false as is_pre_release, true as is_escaped, 'full' as segment,
-            null::bigint as users_affected, null::double as ttd_hours,
-            case when i in (10, 4500) then -1.5 else 2.0 end as ttr_hours, 24.0 as sla_target_hours
+        create table marts.facts as
+        select printf('D%05d', i) as defect_id, case when i in (10, 4500) then -1.5 else 2.0 end as ttr_hours
         from range(5000) as r (i)
     """)
-    con.execute("insert into marts.fct_defects select * replace ('D02047' as defect_id) "
-                "from marts.fct_defects where defect_id = 'D00000'")
-    outcome = run_suite(con, SUITES["gx_fct_defects"])
+    con.execute("insert into marts.facts values ('D02047', 2.0)")
+    outcome = run_suite(con, suite("marts.facts", ("defect_id",), non_negative("ttr_hours"), chunked=True))
     assert outcome.rows_checked == 5001
     assert failures(outcome) == {
         "ttr_hours >= 0": ("expect_column_values_to_be_between", 2,
@@ -114,59 +118,34 @@ def test_chunks_sum_counts_and_keys_are_unique_across_chunks(con, monkeypatch):
 
 
 def test_warning_rules_alone_fail_with_severity_warn(con):
-    con.execute("""
-        create table marts.fct_deployments as select * from (values
-            ('d1', 'pay', 'production', timestamptz '2026-03-01 00:00:00+00', timestamptz '2026-03-01 01:00:00+00',
-             date '2026-02-23', 'deployed', true, false, 'full')
-        ) as t (deployment_id, service, environment, started_at, finished_at, week_start, status, served,
-                is_hotfix, segment)
-    """)
-    outcome = run_suite(con, SUITES["gx_fct_deployments"])
-    assert [f.rule.name for f in outcome.failures] == ["status in {succeeded, failed, rolled_back}"]
+    con.execute("create table marts.rates as select 'pay' as service, '1.0' as release, -1 as escaped_defects")
+    lenient = suite("marts.rates", ("service", "release"), non_negative("escaped_defects", blocking=False),
+                    unique_key=False)
+    outcome = run_suite(con, lenient)
+    assert [f.rule.name for f in outcome.failures] == ["escaped_defects >= 0"]
     assert outcome.severity == dg.AssetCheckSeverity.WARN
+    assert [spec.blocking for spec in checks.asset_check(lenient).check_specs] == [False]
+    assert outcome.failures_text().startswith("  [warning] escaped_defects >= 0:")
 
 
-def test_durations_and_dates_in_the_report(con):
+def test_dates_and_instants_in_the_report(con):
     con.execute("""
-        create table marts.defect_aging as select * from (values
-            (date '2026-03-01', 'S1', '0-7d', 2, 3.5),
-            (date '2026-03-08', 'S1', '8-30d', 1, -4.0)
-        ) as t (snapshot_date, severity, age_bucket, open_defects, mean_age_days)
+        create table marts.spans as select * from (values
+            (date '2026-03-01', timestamptz '2026-03-01 10:00:00+00', timestamptz '2026-03-01 12:00:00+00'),
+            (date '2026-03-08', timestamptz '2026-03-08 10:00:00+00', timestamptz '2026-03-08 09:30:00+00')
+        ) as t (day, started_at, finished_at)
     """)
-    outcome = run_suite(con, SUITES["gx_defect_aging"])
+    outcome = run_suite(con, suite("marts.spans", ("day",), not_before("finished_at", "started_at")))
     assert failures(outcome) == {
-        "mean_age_days >= 0": ("expect_column_values_to_be_between", 1, [
-            {"snapshot_date": "2026-03-08", "severity": "S1", "age_bucket": "8-30d", "mean_age_days": -4.0}
+        "finished_at >= started_at": ("expect_column_pair_values_a_to_be_greater_than_b", 1, [
+            {"day": "2026-03-08", "finished_at": "2026-03-08T09:30:00+00:00",
+             "started_at": "2026-03-08T10:00:00+00:00"}
         ]),
     }
 
 
-def test_cumulative_flow_totals_against_creations(con):
-    # Created (non-duplicate): 1 on 03-01, 2 on 03-02, 0 on 03-03 (d4 is a duplicate), so
-    # created so far: 1, 3, 3. The flow says 1, 3, 4: only 03-03 is off.
-    con.execute("""
-        create table marts.fct_defects as select * from (values
-            ('d1', timestamptz '2026-03-01 10:00:00+00', false),
-            ('d2', timestamptz '2026-03-02 00:00:00+00', false),
-            ('d3', timestamptz '2026-03-02 23:59:00+00', false),
-            ('d4', timestamptz '2026-03-03 09:00:00+00', true)
-        ) as t (defect_id, created_at, is_duplicate);
-        create table marts.cumulative_flow as select * from (values
-            (date '2026-03-01', 'new', 1), (date '2026-03-01', 'resolved', 0),
-            (date '2026-03-02', 'new', 2), (date '2026-03-02', 'resolved', 1),
-            (date '2026-03-03', 'new', 2), (date '2026-03-03', 'resolved', 2)
-        ) as t (day, status, defects)
-    """)
-    outcome = run_suite(con, SUITES["gx_cumulative_flow_totals"])
-    assert outcome.rows_checked == 3
-    assert failures(outcome) == {
-        "defects_in_flow = defects_created": ("expect_column_pair_values_to_be_equal", 1,
-                                              [{"day": "2026-03-03", "defects_in_flow": 4, "defects_created": 3}]),
-    }
-
-
 def test_raw_suite_follows_the_canonical_entity(con):
-    raw = SUITES["gx_defects"]
+    raw = BY_NAME["gx_defects"]
     assert {r.name for r in raw.rules} >= {
         "defect_id not null", "title not null", "created_at not null", "users_affected >= 0",
         "resolved_at >= created_at",
@@ -190,46 +169,192 @@ def test_raw_suite_follows_the_canonical_entity(con):
 
 
 def test_a_new_suite_is_a_few_lines(con):
-    mine = suite("marts.my_mart", ("team",), not_null("team"), rate("share"))
-    con.execute("create table marts.my_mart as select * from (values ('a', 0.2), ('b', 2.0)) as t (team, share)")
+    mine = suite("raw.my_table", ("team",), not_null("team"), rate("share"))
+    con.execute("create table raw.my_table as select * from (values ('a', 0.2), ('b', 2.0)) as t (team, share)")
     assert failures(run_suite(con, mine)) == {
         "share in [0, 1]": ("expect_column_values_to_be_between", 1, [{"team": "b", "share": 2.0}])
     }
-    assert quality._asset_check(mine).check_keys == {dg.AssetCheckKey(dg.AssetKey(["marts", "my_mart"]), "gx_my_mart")}
+    assert checks.asset_check(mine).check_keys == {dg.AssetCheckKey(dg.AssetKey(["raw", "my_table"]), "gx_my_table")}
 
 
 def test_validation_prints_no_progress_bars(con, capfd):
-    quality._batch_definition.cache_clear()  # the context is created under capture too
-    con.execute("create table marts.my_mart as select 'a' as team, 0.5 as share")
-    run_suite(con, suite("marts.my_mart", ("team",), rate("share")))
+    rules._batch_definition.cache_clear()  # the context is created under capture too
+    con.execute("create table marts.rates as select 'a' as service, '1' as release, 0.5 as escape_rate")
+    run_suite(con, suite("marts.rates", ("service", "release"), rate("escape_rate")))
     out, err = capfd.readouterr()
     assert out == "" and err == ""
 
 
-def test_every_check_is_named_once_and_every_contract_mart_has_a_suite():
-    checks = [s.check_name for s in quality.SUITES]
-    assert len(checks) == len(set(checks))
-    assert all(s.blocking for s in quality.SUITES)  # every suite has at least one blocking rule
-    contract_marts = {"fct_defects", "fct_incidents", "fct_deployments", "fct_test_cases", "fct_coverage",
-                      "release_escape_rate", "detection_resolution_by_environment", "defect_aging",
-                      "cumulative_flow", "change_failure_rate", "delivery_metrics", "release_gate",
-                      "release_gate_findings"}
-    assert contract_marts <= {s.table.split(".")[1] for s in quality.MART_SUITES}
+def test_gx_guards_raw_and_only_the_mart_dbt_cannot_test():
+    assert [s.check_name for s in RAW_SUITES] == [
+        "gx_defects", "gx_defect_status_history", "gx_deployments", "gx_incidents", "gx_releases", "gx_commits",
+        "gx_waivers", "gx_defect_links", "gx_test_cases", "gx_coverage",
+    ]
+    assert [s.check_name for s in MART_SUITES] == ["gx_deploy_recurrence_correlation"]
+    assert all(s.blocking for s in SUITES)
+    for mart in MART_SUITES:  # written by Python after dbt: no dbt model of that name, and it says so
+        assert not list(DBT_PROJECT_DIR.glob(f"models/**/{mart.table.split('.')[1]}.sql"))
+        assert "no dbt test" in mart.description
 
 
-# -- through Dagster, on the tiny fixture built for real --------------------------------------------
+# -- the marts' dbt tests -----------------------------------------------------------------------------
+
+# Every public mart (docs/contract.md, Public tables) and release_gate_findings: its key, and the
+# key columns that may be NULL (a roll-up or unattributed row). fct_test_cases has no key: one
+# report may hold the same case twice, so its whole-row uniqueness only warns.
+KEYS = {
+    "fct_defects": (("defect_id",), ()),
+    "fct_incidents": (("incident_id",), ()),
+    "fct_deployments": (("deployment_id",), ()),
+    "fct_test_cases": (("run_id", "source_file", "suite", "classname", "name", "executed_at", "status",
+                        "duration_s", "message"), ("suite", "classname", "executed_at", "duration_s", "message")),
+    "fct_coverage": (("report_id", "file"), ()),
+    "release_escape_rate": (("service", "release"), ("release",)),
+    "detection_resolution_by_environment": (("record_type", "environment", "severity"), ()),
+    "defect_aging": (("snapshot_date", "severity", "age_bucket"), ()),
+    "cumulative_flow": (("day", "status"), ()),
+    "change_failure_rate": (("service", "week_start"), ("week_start",)),
+    "defect_clusters": (("defect_id",), ()),
+    "duplicate_candidates": (("defect_id", "candidate_id"), ()),
+    "deploy_frequency_recurrence": (("service", "week_start"), ()),
+    "release_gate": (("service", "release", "environment"), ()),
+    "release_gate_findings": (("service", "release", "environment", "rule", "severity"), ("severity",)),
+    "compliance_findings": (("rule", "entity_type", "entity_id"), ()),
+    "escape_coverage_gaps": (("service", "release", "defect_id", "incident_id", "file"),
+                             ("release", "incident_id", "file")),
+    "delivery_metrics": (("service", "week_start"), ("week_start",)),
+}
+
+
+@pytest.fixture(scope="module")
+def mart_tests():
+    """(model, test name, column or None, arguments, severity) of every dbt test on a mart."""
+    from pipelines.cli import parse_dbt_project
+
+    parse_dbt_project()
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text(encoding="utf-8"))
+    found = []
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("test_metadata"):
+            model = node["attached_node"].rsplit(".", 1)[1]
+            found.append((model, node["test_metadata"]["name"], node.get("column_name"),
+                          node["test_metadata"]["kwargs"], node["config"]["severity"].lower()))
+    return found
+
+
+def test_every_public_mart_has_dbt_tests_for_its_key(mart_tests):
+    for mart, (key, nullable) in KEYS.items():
+        unique = [severity for model, test, column, arguments, severity in mart_tests if model == mart and (
+            (test == "unique" and (column,) == key)
+            or (test == "unique_combination_of_columns" and tuple(arguments["combination_of_columns"]) == key))]
+        assert unique == ["warn" if mart == "fct_test_cases" else "error"], mart
+        not_null = {column for model, test, column, _, severity in mart_tests
+                    if model == mart and test == "not_null" and severity == "error"}
+        assert set(key) - set(nullable) <= not_null, (mart, set(key) - set(nullable) - not_null)
+
+
+def test_what_the_mart_suites_asserted_is_a_dbt_test_now(mart_tests):
+    """A sample of the rules the mart GX suites held, each now a dbt test of the same severity."""
+    def has(model, test, column, severity="error", **arguments):
+        return any(m == model and t == test and c == column and s == severity
+                   and all(a.get(k) == v for k, v in arguments.items())
+                   for m, t, c, a, s in mart_tests)
+
+    assert has("release_escape_rate", "accepted_range", "escape_rate", min_value=0, max_value=1)
+    assert has("fct_defects", "accepted_values", "severity", values=["S1", "S2", "S3", "S4"])
+    assert has("fct_defects", "accepted_values", "segment", "warn", values=["canary", "blue", "green", "full"])
+    assert has("fct_deployments", "accepted_values", "status", "warn",
+               values=["succeeded", "failed", "rolled_back"])
+    assert has("fct_defects", "expression_is_true", None,
+               expression="resolved_at is null or resolved_at >= created_at")
+    assert has("fct_incidents", "expression_is_true", None,
+               expression="acknowledged_at is null or acknowledged_at >= detected_at")
+    assert has("rollback_hotfix_summary", "accepted_range", "max_hours_to_rollback", min_value=0)
+    assert has("release_gate", "accepted_values", "verdict", values=["PASS", "HOLD"])
+
+
+@pytest.fixture
+def rates_warehouse(tmp_path):
+    """A warehouse file with one bad rate."""
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("""
+            create schema marts;
+            create table marts.rates as select * from (values ('pay', '1.0', 0.5), ('pay', '1.1', 1.5))
+                as t (service, release, escape_rate)
+        """)
+    return path
+
+
+def dbt_run(results, returncode=1):
+    """What the dbt asset sees of a finished `dbt build`: the manifest's test nodes, run_results.json
+    and dbt's exit."""
+    nodes = {
+        "test.range": {"column_name": "escape_rate", "original_file_path": "models/marts/_marts.yml",
+                       "test_metadata": {"name": "accepted_range", "kwargs": {
+                           "column_name": "escape_rate", "min_value": 0, "max_value": 1,
+                           "model": "{{ get_where_subquery(ref('rates')) }}"}}},
+        "test.singular": {"column_name": None, "original_file_path": "tests/assert_rates_sum.sql"},
+    }
+    error = RuntimeError("dbt build failed") if returncode else None
+    return SimpleNamespace(manifest={"nodes": nodes}, get_artifact=lambda _: {"results": results},
+                           get_error=lambda: error)
+
+
+def failed_check(unique_id, name, severity=dg.AssetCheckSeverity.ERROR):
+    return dg.AssetCheckResult(asset_key=dg.AssetKey(["marts", "rates"]), check_name=name, passed=False,
+                               severity=severity, metadata={"unique_id": unique_id})
+
+
+def test_a_failed_dbt_test_carries_its_offending_rows(rates_warehouse):
+    invocation = dbt_run([
+        {"unique_id": "test.range", "status": "fail", "failures": 1,
+         "compiled_code": "\nselect *\nfrom marts.rates\nwhere escape_rate > 1\n-- a trailing comment"},
+        {"unique_id": "test.singular", "status": "warn", "failures": 12,
+         "compiled_code": "select i as n from range(12) as r (i)"},
+        {"unique_id": "model.rates", "status": "success", "failures": None, "compiled_code": "select 1"},
+    ])
+    range_check = failed_check("test.range", "accepted_range_rates_escape_rate__1__0")
+    singular_check = failed_check("test.singular", "assert_rates_sum", dg.AssetCheckSeverity.WARN)
+    reported = list(dbt_tests.with_offending_rows(invocation, [range_check, singular_check], rates_warehouse))
+    range_text, singular_text = (c.metadata["failures"].value for c in reported)
+    assert range_text == ("  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"
+                          "      service=pay, release=1.1, escape_rate=1.5")
+    assert singular_text == "  [warning] rates: tests/assert_rates_sum.sql: 12 rows\n" + "\n".join(
+        f"      n={n}" for n in range(10))  # at most 10 rows
+    assert reported[0].metadata["offending_rows"].value == [{"service": "pay", "release": "1.1", "escape_rate": 1.5}]
+    assert reported[0].metadata["unique_id"].value == "test.range"  # dagster-dbt's metadata kept
+    assert (reported[0].check_name, reported[0].severity) == (range_check.check_name, dg.AssetCheckSeverity.ERROR)
+    # every failure is a reported check: they stop the build, not dbt's exit code
+    assert dbt_tests.unreported_error(invocation, reported) is None
+
+
+def test_a_test_that_did_not_run_shows_dbt_message_and_other_failures_raise(rates_warehouse):
+    invocation = dbt_run([
+        {"unique_id": "test.range", "status": "error", "failures": None,
+         "message": "Runtime Error\n  column \"escape_rate\" not found", "compiled_code": "select nothing"},
+        {"unique_id": "model.rates", "status": "error", "failures": None, "message": "model failed"},
+    ])
+    (reported,) = dbt_tests.with_offending_rows(invocation, [failed_check("test.range", "range")], rates_warehouse)
+    assert reported.metadata["failures"].value == (
+        '  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): Runtime Error column "escape_rate" '
+        "not found"
+    )
+    # the model's error is no check: dbt's own error fails the step
+    assert str(dbt_tests.unreported_error(invocation, [reported])) == "dbt build failed"
+    assert dbt_tests.unreported_error(dbt_run([], returncode=0), []) is None
+
+
+# -- through Dagster and the CLI, on the tiny fixture built for real ---------------------------------
 
 def run_checks(warehouse):
     """Only the GX asset checks, against an existing warehouse, through Dagster."""
-    from pipelines.settings import BuildSettings
+    from pipelines.defs.warehouse import Warehouse
 
-    checks = list(quality.defs.asset_checks)
-    targets = {s.asset_key for s in quality.SUITES} | {dg.AssetKey(t.split(".")) for s in quality.SUITES
-                                                       for t in s.reads}
     return dg.materialize(
-        [*checks, *(dg.AssetSpec(key) for key in targets)],
+        [*checks.defs.asset_checks, *(dg.AssetSpec(s.asset_key) for s in SUITES)],
         selection=dg.AssetSelection.all_asset_checks(),
-        resources={"build": BuildSettings(warehouse=str(warehouse))},
+        resources={"warehouse": Warehouse(path=str(warehouse))},
         raise_on_error=False,
     )
 
@@ -241,28 +366,28 @@ def test_all_checks_pass_on_the_tiny_build(tiny_build, tmp_path):
     result = run_checks(warehouse)
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == set(SUITES)
+    assert set(evaluations) == set(BY_NAME)
     assert all(e.passed for e in evaluations.values())
-    assert evaluations["gx_release_escape_rate"].metadata["rows_checked"].value == 11  # the 11 rows by hand
+    assert evaluations["gx_defects"].metadata["rows_checked"].value == 11  # 12 rows, 1 quarantined
+    assert evaluations["gx_deploy_recurrence_correlation"].metadata["rows_checked"].value == 3  # pay, web, ALL
 
 
 @pytest.mark.slow
-def test_rate_above_one_fails_the_named_blocking_check(tiny_build, tmp_path):
+def test_rho_out_of_range_fails_the_named_blocking_check(tiny_build, tmp_path):
     warehouse = tmp_path / "w.duckdb"
     shutil.copyfile(tiny_build.warehouse, warehouse)
-    with duckdb.connect(str(warehouse)) as con:  # pay 1.0 is 0.5 by hand
-        con.execute("update marts.release_escape_rate set escape_rate = 1.5 where service = 'pay' and release = '1.0'")
+    with duckdb.connect(str(warehouse)) as con:  # too few weeks on the tiny fixture: rho is NULL
+        con.execute("update marts.deploy_recurrence_correlation set rho = 1.5 where service = 'pay'")
     result = run_checks(warehouse)
     assert not result.success  # a failed blocking (ERROR) check fails its step and the run
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert [(e.check_name, e.asset_key.to_user_string(), e.severity) for e in failed] == [
-        ("gx_release_escape_rate", "marts/release_escape_rate", dg.AssetCheckSeverity.ERROR)
+        ("gx_deploy_recurrence_correlation", "marts/deploy_recurrence_correlation", dg.AssetCheckSeverity.ERROR)
     ]
     (rule,) = failed[0].metadata["failed_rules"].value
-    assert rule["rule"] == "escape_rate in [0, 1]"
-    assert rule["expectation"] == "expect_column_values_to_be_between"
-    assert rule["unexpected_count"] == 1
-    assert rule["offending_rows"] == [{"service": "pay", "release": "1.0", "escape_rate": 1.5}]
+    assert (rule["rule"], rule["expectation"], rule["unexpected_count"]) == (
+        "rho in [-1, 1]", "expect_column_values_to_be_between", 1)
+    assert rule["offending_rows"] == [{"service": "pay", "rho": 1.5}]
 
 
 @pytest.mark.slow
@@ -292,6 +417,50 @@ def test_build_exits_2_naming_the_check_the_expectation_and_the_row(tmp_path, mo
     assert not (tmp_path / "w.duckdb").exists()  # a failed build leaves no warehouse behind
 
 
+# The build reads the dbt project from pipelines.warehouse.DBT_PROJECT_DIR when it is imported, so
+# a fresh interpreter points it at a broken copy of the project before anything imports it.
+WITH_PROJECT = """
+import sys
+from pathlib import Path
+import pipelines.warehouse
+pipelines.warehouse.DBT_PROJECT_DIR = Path(sys.argv[1])
+from pipelines.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_broken_mart_fails_its_dbt_test_and_the_build_exits_2_with_the_row(tmp_path):
+    """A model bug puts pay 1.0's escape rate (0.5 by hand) at 1.5: dbt's range test on the mart
+    stops the build, and the error names the test, the model and the offending row."""
+    from tests.conftest import TINY, TINY_AS_OF
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "release_escape_rate.sql"
+    model.write_text(
+        "select * replace (case when service = 'pay' and release = '1.0' then 1.5 else escape_rate end "
+        f"as escape_rate)\nfrom (\n{model.read_text()}\n) as model\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", WITH_PROJECT, str(project), "build", "--exports", str(TINY),
+         "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r"), "--as-of", TINY_AS_OF],
+        capture_output=True, text=True, timeout=1200, check=False,
+    )
+    err = done.stderr
+    assert done.returncode == 2, err
+    assert (
+        "error: check accepted_range_release_escape_rate_escape_rate__1__0 failed on marts/release_escape_rate\n"
+        "  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"
+        "      service=pay, release=1.0, pre_release_defects=2, escaped_defects=2, escaped_incidents=0, "
+        "escape_rate=1.5, rca_required=True, rca_link=NULL\n"
+    ) in err
+    assert "check release_escape_rate_rate_matches_counts failed on marts/release_escape_rate" in err
+    assert "DagsterDbtCliRuntimeError" not in err  # the failed tests say it all
+    assert not (tmp_path / "w.duckdb").exists()
+    assert not (tmp_path / "r").exists()  # the reports downstream never ran
+
+
 def test_warnings_are_printed_in_the_build_summary(capsys):
     from pipelines.cli import print_check_warnings
 
@@ -299,12 +468,18 @@ def test_warnings_are_printed_in_the_build_summary(capsys):
         return dg.AssetCheckEvaluation(
             asset_key=dg.AssetKey(["marts", "fct_deployments"]), check_name=name, passed=passed,
             severity=severity,
-            metadata={"failures": dg.MetadataValue.text("  [warning] status in {...}: ...\n      deployment_id=d1")},
+            metadata={"failures": dg.MetadataValue.text("  [warning] status: accepted_values(...): 1 row\n"
+                                                        "      value_field=deployed, n_records=1")},
         )
 
-    print_check_warnings([evaluation("gx_fct_deployments", False, dg.AssetCheckSeverity.WARN),
-                          evaluation("gx_passed", True, dg.AssetCheckSeverity.WARN)])
+    print_check_warnings([
+        evaluation("accepted_values_fct_deployments_status__succeeded__failed__rolled_back", False,
+                   dg.AssetCheckSeverity.WARN),
+        evaluation("passed_check", True, dg.AssetCheckSeverity.WARN),
+    ])
     out = capsys.readouterr().out
     assert "Data-quality warnings" in out
-    assert "check gx_fct_deployments warning on marts/fct_deployments" in out and "deployment_id=d1" in out
-    assert "gx_passed" not in out
+    assert ("check accepted_values_fct_deployments_status__succeeded__failed__rolled_back warning on "
+            "marts/fct_deployments") in out
+    assert "value_field=deployed, n_records=1" in out
+    assert "passed_check" not in out

@@ -1,4 +1,4 @@
-"""Tests for pipelines.reporting and the executive briefing notebook.
+"""Tests for the pipelines.reporting modules and the executive briefing notebook.
 
 The warehouse here is built by hand (not by dbt) with numbers chosen so every
 expected value below can be checked with pencil and paper:
@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pipelines import reporting as rp
+from pipelines.reporting import formatting, fragments, queries, render
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -55,6 +55,11 @@ create table marts.fct_defects (
     service varchar, environment varchar, created_at timestamptz, resolved_at timestamptz,
     is_duplicate boolean, is_open boolean, attributed_release varchar);
 create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar);
+create table marts.release_order (
+    service varchar, release varchar, first_production_at timestamptz, release_order_at timestamptz);
+create table marts.headline_metrics (
+    metric varchar, service varchar, record_type varchar, environment varchar, severity varchar,
+    value double, n bigint);
 """
 
 
@@ -115,6 +120,36 @@ def _build_warehouse(path: Path) -> Path:
                 ["D8", "Old dup", "S1", "closed", "duplicate", "payments", True, False],
             ],
         )
+        # The order of the deployments above (no planned dates): the served production ones.
+        con.executemany(
+            "insert into marts.release_order values (?, ?, ?::timestamptz, ?::timestamptz)",
+            [
+                ["payments", "1.9.0", "2024-05-01 10:30Z", "2024-05-01 10:30Z"],
+                ["payments", "1.10.0", "2024-06-03 10:20Z", "2024-06-03 10:20Z"],
+                ["payments", "1.11.0", None, None],
+                [EVIL, EVIL_RELEASE, "2024-05-15 08:30Z", "2024-05-15 08:30Z"],
+            ],
+        )
+        # The headline of the tables above: escape rate 3/24; RCA: 1.10.0 of the three
+        # releases with a rate, without a link; open S1 1, S2 2 (D4 is a duplicate), S3 1.
+        con.executemany(
+            "insert into marts.headline_metrics values (?, ?, ?, ?, ?, ?, ?)",
+            [
+                ["escape_rate", "ALL", None, None, None, 3 / 24, 24],
+                ["escaped_defects", "ALL", "defect", None, None, 2, 24],
+                ["escaped_incidents", "ALL", "incident", None, None, 1, 24],
+                ["mttd_hours", "ALL", "defect", "production", None, 5.5, 2],
+                ["mttr_hours", "ALL", "defect", "production", None, 48.5, 2],
+                ["mttd_hours", "ALL", "incident", "production", None, 0.5, 3],
+                ["mttr_hours", "ALL", "incident", "production", None, 4.5, 3],
+                ["mttd_hours", "ALL", "defect", "staging", None, 10.0, 4],
+                ["open_defects", "ALL", "defect", None, "S1", 1, 1],
+                ["open_defects", "ALL", "defect", None, "S2", 2, 2],
+                ["open_defects", "ALL", "defect", None, "S3", 1, 1],
+                ["rca_required_releases", "ALL", None, None, None, 1, 3],
+                ["rca_link_missing", "ALL", None, None, None, 1, 1],
+            ],
+        )
         con.execute(
             "insert into marts.build_metadata values "
             "('2024-06-30 23:59:59.999999+00', 'policy-sha')"
@@ -132,7 +167,7 @@ def warehouse(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def con(warehouse: Path):
-    connection = rp.open_warehouse(warehouse)
+    connection = queries.open_warehouse(warehouse)
     yield connection
     connection.close()
 
@@ -141,28 +176,28 @@ def con(warehouse: Path):
 
 
 def test_open_defects_by_severity_excludes_duplicates_and_closed(con) -> None:
-    df = rp.open_defects_by_severity(con)
+    df = queries.open_defects_by_severity(con)
     assert df["severity"].tolist() == ["S1", "S2", "S3", "S4"]
     assert df["open_defects"].tolist() == [1, 2, 1, 0]
 
 
 def test_headline_figures(con) -> None:
-    h = rp.headline(con)
+    h = queries.headline(con)
     assert h.escape_rate == pytest.approx(0.125)
     assert (h.escaped, h.escape_denominator) == (3, 24)
     assert h.rca_required_releases == 1  # payments 1.10.0; NULL/ALL rows are not releases
     assert h.rca_missing_link == 1
     assert h.open_defects == {"S1": 1, "S2": 2, "S3": 1, "S4": 0}
     assert h.open_defects_total == 4
-    assert h.production_mttd["defect"] == rp.TimingFigure(5.5, 2)
-    assert h.production_mttr["defect"] == rp.TimingFigure(48.5, 2)
-    assert h.production_mttd["incident"] == rp.TimingFigure(0.5, 3)
-    assert h.production_mttr["incident"] == rp.TimingFigure(4.5, 3)
+    assert h.production_mttd["defect"] == queries.TimingFigure(5.5, 2)
+    assert h.production_mttr["defect"] == queries.TimingFigure(48.5, 2)
+    assert h.production_mttd["incident"] == queries.TimingFigure(0.5, 3)
+    assert h.production_mttr["incident"] == queries.TimingFigure(4.5, 3)
     assert h.as_of.isoformat() == "2024-06-30T23:59:59.999999+00:00"
 
 
-def test_releases_ordered_by_first_served_production_deployment(con) -> None:
-    rel = rp.release_escape_rates(con)
+def test_releases_in_release_order(con) -> None:
+    rel = queries.release_escape_rates(con)
     # 1.10.0 is dated by its served 06-03 deployment; 1.11.0 never reached production.
     assert rel["release"].tolist() == ["1.9.0", EVIL_RELEASE, "1.10.0", "1.11.0"]
     assert rel["release_date"].isna().tolist() == [False, False, False, True]
@@ -170,48 +205,68 @@ def test_releases_ordered_by_first_served_production_deployment(con) -> None:
 
 
 def test_service_rows_and_rca_releases(con) -> None:
-    services = rp.service_escape_rates(con)
+    services = queries.service_escape_rates(con)
     assert services["service"].tolist() == [EVIL, "payments", "ALL"]
-    assert rp.service_escape_table(services)["Escape rate"].tolist() == ["0.0%", "20.0%", "12.5%"]
-    rca = rp.rca_required_releases(con)
+    assert fragments.service_escape_table(services)["Escape rate"].tolist() == ["0.0%", "20.0%", "12.5%"]
+    rca = queries.rca_required_releases(con)
     assert list(zip(rca["service"], rca["release"])) == [("payments", "1.10.0")]
-    assert rp.rca_table(rca).loc[0, "RCA link"] == "missing"
+    assert fragments.rca_table(rca).loc[0, "RCA link"] == "missing"
 
 
 def test_unattributed_counts(con) -> None:
-    u = rp.unattributed_counts(con)
+    u = queries.unattributed_counts(con)
     assert (u.defects, u.incidents, u.total) == (2, 2, 4)
-    assert "4 records (2 defects, 2 incidents)" in rp.unattributed_note(u)
+    assert "4 records (2 defects, 2 incidents)" in fragments.unattributed_note(u)
 
 
 def test_detection_resolution_all_severities_in_environment_order(con) -> None:
-    dr = rp.detection_resolution(con)
+    dr = queries.detection_resolution(con)
     assert list(zip(dr["record_type"], dr["environment"])) == [
         ("defect", "test"),
         ("defect", "staging"),
         ("defect", "production"),
         ("incident", "production"),
     ]
-    table = rp.detection_resolution_table(dr)
+    table = fragments.detection_resolution_table(dr)
     assert table.loc[2, ["n detect", "Mean TTD", "n resolve", "Mean TTR"]].tolist() == [
         "2", "5.5 h", "2", "48.5 h"
     ]
     assert table.loc[0, "Mean TTR"] == "n/a"
 
 
+def test_detection_resolution_puts_unknown_before_unlisted_environments(warehouse: Path) -> None:
+    # `unknown` (no environment named) follows the policy's five; a verbatim name the
+    # policy does not list (`qa`) comes after both, though it sorts first by name.
+    writer = duckdb.connect(str(warehouse))
+    writer.executemany(
+        "insert into marts.detection_resolution_by_environment values "
+        "('defect', ?, 'ALL', 1, 1.0, 1.0, 1.0, 0, null, null, null, 0)",
+        [["qa"], ["unknown"]],
+    )
+    writer.close()
+    con = queries.open_warehouse(warehouse)
+    try:
+        dr = queries.detection_resolution(con)
+    finally:
+        con.close()
+    assert dr.loc[dr["record_type"] == "defect", "environment"].tolist() == [
+        "test", "staging", "production", "unknown", "qa"
+    ]
+
+
 def test_formatting() -> None:
-    assert rp.fmt_pct(0.125) == "12.5%"
-    assert rp.fmt_pct(None) == "n/a"
-    assert rp.fmt_pct(float("nan")) == "n/a"
-    assert rp.fmt_hours(48.5) == "48.5 h"
-    assert rp.natural_key("1.9.0") < rp.natural_key("1.10.0")
+    assert formatting.fmt_pct(0.125) == "12.5%"
+    assert formatting.fmt_pct(None) == "n/a"
+    assert formatting.fmt_pct(float("nan")) == "n/a"
+    assert formatting.fmt_hours(48.5) == "48.5 h"
+    assert queries.natural_key("1.9.0") < queries.natural_key("1.10.0")
 
 
 def test_html_table_escapes_and_only_links_http() -> None:
     frame = pd.DataFrame(
         {"Service": [EVIL, "ok"], "RCA link": ["javascript:alert(3)", 'https://wiki/x?a=1&b="2"']}
     )
-    out = rp.html_table(frame, link_columns={"RCA link"})
+    out = fragments.html_table(frame, link_columns={"RCA link"})
     assert EVIL not in out and EVIL_ESCAPED in out
     assert '<a href="javascript' not in out
     assert '<a href="https://wiki/x?a=1&amp;b=&quot;2&quot;"' in out
@@ -219,8 +274,8 @@ def test_html_table_escapes_and_only_links_http() -> None:
 
 def test_missing_warehouse_names_the_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope.duckdb"
-    with pytest.raises(rp.WarehouseError, match=re.escape(str(missing))):
-        rp.open_warehouse(missing)
+    with pytest.raises(queries.WarehouseError, match=re.escape(str(missing))):
+        queries.open_warehouse(missing)
 
 
 def test_missing_mart_names_the_table(tmp_path: Path) -> None:
@@ -228,8 +283,8 @@ def test_missing_mart_names_the_table(tmp_path: Path) -> None:
     con = duckdb.connect(str(path))
     con.execute("create schema marts; create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar)")
     con.close()
-    with pytest.raises(rp.WarehouseError, match=r"lacks table\(s\) marts\.release_escape_rate") as info:
-        rp.open_warehouse(path)
+    with pytest.raises(queries.WarehouseError, match=r"lacks table\(s\) marts\.release_escape_rate") as info:
+        queries.open_warehouse(path)
     assert str(path) in str(info.value)
 
 
@@ -237,11 +292,11 @@ def test_show_embeds_plotlyjs_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import plotly.graph_objects as go
 
     shown: list[str] = []
-    monkeypatch.setattr(rp, "_plotlyjs_emitted", False)
+    monkeypatch.setattr(fragments, "_plotlyjs_emitted", False)
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
     fig = go.Figure(go.Bar(x=["a"], y=[1]))
-    rp.show(fig)
-    rp.show(fig)
+    fragments.show(fig)
+    fragments.show(fig)
     bundle = get_plotlyjs()
     assert [s.count(bundle) for s in shown] == [1, 0]
     assert all("Plotly.newPlot" in s for s in shown)
@@ -261,7 +316,7 @@ def _outside_bundle(page: str) -> str:
 def test_render_executive_briefing(warehouse: Path, tmp_path: Path) -> None:
     reports = tmp_path / "reports"
     started = time.perf_counter()
-    page_path = rp.render_notebook(
+    page_path = render.render_notebook(
         "executive_briefing", {"warehouse": str(warehouse)}, reports, AS_OF_DATE
     )
     elapsed = time.perf_counter() - started
@@ -317,7 +372,7 @@ def test_render_executive_briefing(warehouse: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_render_warns_when_requested_as_of_differs(warehouse: Path, tmp_path: Path) -> None:
-    page = rp.render_notebook(
+    page = render.render_notebook(
         "executive_briefing",
         {"warehouse": warehouse, "as_of": "2024-06-23"},  # a Path parameter is made absolute
         tmp_path / "reports",
@@ -328,16 +383,16 @@ def test_render_warns_when_requested_as_of_differs(warehouse: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_render_fails_clearly_without_warehouse(tmp_path: Path) -> None:
-    with pytest.raises(rp.ReportRenderError, match="WarehouseError.*nope.duckdb"):
-        rp.render_notebook(
+    with pytest.raises(render.ReportRenderError, match="WarehouseError.*nope.duckdb"):
+        render.render_notebook(
             "executive_briefing", {"warehouse": str(tmp_path / "nope.duckdb")}, tmp_path / "r", AS_OF_DATE
         )
 
 
 def test_render_rejects_bad_names(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        rp.render_notebook("../etc/passwd", {}, tmp_path, AS_OF_DATE)
+        render.render_notebook("../etc/passwd", {}, tmp_path, AS_OF_DATE)
     with pytest.raises(ValueError):
-        rp.render_notebook("executive_briefing", {}, tmp_path, "30/06/2024")
+        render.render_notebook("executive_briefing", {}, tmp_path, "30/06/2024")
     with pytest.raises(FileNotFoundError, match="executive_briefing"):
-        rp.render_notebook("no_such_report", {}, tmp_path, AS_OF_DATE)
+        render.render_notebook("no_such_report", {}, tmp_path, AS_OF_DATE)

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.defs.ingest.assets import invariant_failures
-from pipelines.defs.ingest.loader import load_exports, policy_fingerprint
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
 

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "defect_clusters"}}}) }}
 -- defect_clusters is consistent with itself (METRICS.md "Duplicates,
 -- clusters, recurrence"): cluster_size is the number of rows of the cluster,
 -- cluster_id is its smallest defect_id, and recurrence_of is another defect

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "deploy_frequency_recurrence"}}}) }}
 -- deploy_frequency_recurrence is dense (METRICS.md "Deployment frequency vs
 -- recurrence"): per service, every week_start is a Monday, the series runs
 -- from the first to the last week with a served production deployment

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "duplicate_candidates"}}}) }}
 -- duplicate_candidates agrees with the policy and with defect_clusters
 -- (METRICS.md "Duplicates, clusters, recurrence"): ranks run 1, 2, ... up to
 -- policy.candidates_per_defect with the score never rising, above_threshold

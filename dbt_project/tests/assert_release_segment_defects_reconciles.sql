@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "release_segment_defects"}}}) }}
 -- release_segment_defects: the ('ALL', 'ALL') row counts every non-duplicate
 -- production defect with an attributed release exactly once, and equals the
 -- sum of the release rows. Returns one row per mismatch.

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "rollback_hotfix_summary"}}}) }}
 -- rollback_hotfix_summary: the ('ALL', 'ALL') row holds every failed
 -- deployment of rollback_hotfix_events (with a release) and every hotfix deployment of
 -- int_deployment_baselines that sits on a release, once. Returns one row per

@@ -11,8 +11,7 @@ import dagster as dg
 import pandas as pd
 from scipy import stats
 
-from pipelines.settings import BuildSettings
-from pipelines.warehouse import connect
+from pipelines.defs.warehouse import Warehouse
 
 WEEKLY_SERIES = ["marts", "deploy_frequency_recurrence"]
 MIN_WEEKS = 8
@@ -75,10 +74,10 @@ def spearman_by_service(weeks: pd.DataFrame) -> pd.DataFrame:
     group_name="marts",
     kinds={"python", "duckdb"},
 )
-def deploy_recurrence_correlation(build: BuildSettings) -> dg.MaterializeResult:
+def deploy_recurrence_correlation(warehouse: Warehouse) -> dg.MaterializeResult:
     """Spearman rho and two-sided p-value of weekly production deployments vs recurrences,
     per service and 'ALL'; NULL when n_weeks < 8 or either side is constant."""
-    with connect(build.warehouse_file()) as con:
+    with warehouse.connect() as con:
         weeks = con.execute(_READ).df()
         correlation_rows = spearman_by_service(weeks)
         con.execute(_CREATE)

@@ -11,6 +11,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from pipelines.defs.quality import dbt_tests
+from pipelines.defs.warehouse import Warehouse
 from pipelines.warehouse import DBT_PROJECT_DIR
 
 log = logging.getLogger("defectflow")
@@ -35,14 +37,22 @@ class Translator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build`: every model, then its tests (reported as asset checks)."""
-    for event in dbt.cli(["build"], context=context).stream():
-        if isinstance(event, dg.Output):
-            log.info("  built %s", event.output_name.replace("__", ".", 1))
-        elif isinstance(event, dg.AssetCheckResult) and not event.passed:
-            log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
-        yield event
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+    """`dbt build`: every model, then its tests (reported as asset checks, a failed one with its rows)."""
+    with warehouse.dbt_environment():
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        failed: list[dg.AssetCheckResult] = []
+        for event in invocation.stream():
+            if isinstance(event, dg.Output):
+                log.info("  built %s", event.output_name.replace("__", ".", 1))
+            elif isinstance(event, dg.AssetCheckResult) and not event.passed:
+                log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
+                failed.append(event)  # its rows can be read only once dbt has released the warehouse
+                continue
+            yield event
+    yield from dbt_tests.with_offending_rows(invocation, failed, warehouse.file)
+    if (error := dbt_tests.unreported_error(invocation, failed)) is not None:
+        raise error
 
 
 def _dbt_executable() -> str:

@@ -5,18 +5,13 @@ import logging
 
 import dagster as dg
 
+from pipelines.defs.warehouse import Warehouse
+from pipelines.reporting.queries import EXECUTIVE_TABLES
 from pipelines.settings import BuildSettings, report_folder_name
-from pipelines.warehouse import connect
 
 log = logging.getLogger("defectflow")
 
-EXECUTIVE_INPUTS = [
-    ["marts", "release_escape_rate"],
-    ["marts", "detection_resolution_by_environment"],
-    ["marts", "fct_defects"],
-    ["marts", "fct_deployments"],
-    ["marts", "build_metadata"],
-]
+EXECUTIVE_INPUTS = [["marts", name] for name in EXECUTIVE_TABLES]
 
 
 @dg.asset(
@@ -25,16 +20,16 @@ EXECUTIVE_INPUTS = [
     group_name="reports",
     kinds={"jupyter", "html"},
 )
-def executive_briefing(build: BuildSettings) -> dg.MaterializeResult:
+def executive_briefing(build: BuildSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The weekly executive briefing: escape rate per release and service, MTTD/MTTR by environment."""
     from pipelines.reporting import render_notebook  # keeps notebook tooling out of import time
 
     # The warehouse's own as-of, not "now": the report describes what was built.
-    with connect(build.warehouse_file(), read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         as_of = con.execute("select as_of from marts.build_metadata").fetchall()[0][0]
     path = render_notebook(
         "executive_briefing",
-        parameters={"as_of": as_of.isoformat(), "warehouse": str(build.warehouse_file())},
+        parameters={"as_of": as_of.isoformat(), "warehouse": str(warehouse.file)},
         reports_dir=build.reports(),
         as_of_date=report_folder_name(as_of),
     )

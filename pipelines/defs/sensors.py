@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.defs.ingest.loader import discover
+from pipelines.defs.ingest.manifest import discover
 from pipelines.defs.schedules import weekly_build
 from pipelines.settings import BuildSettings
 

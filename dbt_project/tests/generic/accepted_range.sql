@@ -1,6 +1,7 @@
 {#-
     The column lies between min_value and max_value (either bound optional;
     inclusive unless inclusive=false). NULL passes: test not_null separately.
+    Returns the offending rows whole, so a failure shows which rows they are.
 -#}
 {% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
 
@@ -8,7 +9,7 @@
     {{ exceptions.raise_compiler_error("accepted_range on " ~ model ~ "." ~ column_name ~ " needs min_value or max_value") }}
 {%- endif %}
 
-select {{ column_name }} as value_field
+select *
 from {{ model }}
 where {{ column_name }} is not null
     and not (

@@ -4,10 +4,11 @@
 import dagster as dg
 
 from pipelines.defs.ingest.canonical import ENTITIES
-from pipelines.defs.ingest.loader import load_exports, policy_fingerprint
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.settings import BuildSettings
-from pipelines.warehouse import connect
+from pipelines.defs.warehouse import Warehouse
 
 RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sources", "policy_sla",
               "policy_priority_weights", "policy_gate_rules", "policy_gate_settings", "policy_waivers",
@@ -34,12 +35,12 @@ COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + B
         )
     ],
 )
-def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings):
+def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: Warehouse):
     """Load every file of the exports folder into `raw`, quarantining bad rows."""
     policy_file = build.policy() or SHIPPED_POLICY
     policy = load_policy(policy_file)
     as_of = build.as_of_instant()
-    with connect(build.warehouse_file()) as con:
+    with warehouse.connect() as con:
         summary = load_exports(
             con, build.exports(), policy, as_of,
             policy_sha=policy_fingerprint(policy_file.read_text(encoding="utf-8")),

@@ -82,7 +82,7 @@ def write(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
     orphans = set(history["defect_id"]) - set(defects["defect_id"])
     if orphans:
         raise ValueError(f"status history for {len(orphans)} defects not in the defects frame, "
-                         f"e.g. {sorted(orphans)[0]!r}")
+                         f"e.g. {min(orphans)!r}")
 
     history = history.assign(_at=_instants(history["changed_at"]))
     history = history.sort_values("_at", kind="stable", na_position="last")  # ids grow with time

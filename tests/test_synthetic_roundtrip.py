@@ -8,7 +8,7 @@ written from must reach identical metrics.
 import pytest
 
 from pipelines.cli import run_build
-from pipelines.generate import SAMPLE_AS_OF, generate_vendor
+from pipelines.synthetic import SAMPLE_AS_OF, generate_vendor
 from pipelines.warehouse import connect
 
 pytestmark = pytest.mark.slow

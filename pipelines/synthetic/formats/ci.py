@@ -38,7 +38,7 @@ import pathlib
 import numpy as np
 import pandas as pd
 
-from pipelines.generate import STR, _cat, _s
+from pipelines.synthetic.arrays import STR, as_text, cat
 
 __all__ = ["RETENTION_DAYS", "SEED", "write"]
 
@@ -103,15 +103,15 @@ def _hex(rng: np.random.Generator, n: int, width: int) -> np.ndarray:
 def _decimal(thousandths: np.ndarray) -> np.ndarray:
     """Integer thousandths as "12.345"."""
     whole, frac = np.divmod(np.asarray(thousandths, np.int64), 1000)
-    return _cat(_s(whole), ".", np.strings.zfill(_s(frac), 3))
+    return cat(as_text(whole), ".", np.strings.zfill(as_text(frac), 3))
 
 
 def _rate(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     """A Cobertura rate as coverage.py writes it (4 significant digits): "1", "0.85", "0.8667", "0"."""
     part, whole = np.asarray(part), np.asarray(whole)
     tenk = np.where(whole > 0, np.round(10_000 * part / np.maximum(whole, 1)), 10_000).astype(np.int64)
-    digits = np.strings.rstrip(np.strings.zfill(_s(tenk), 4), np.array("0", dtype=STR))
-    return np.select([tenk >= 10_000, tenk <= 0], ["1", "0"], _cat("0.", digits)).astype(STR)
+    digits = np.strings.rstrip(np.strings.zfill(as_text(tenk), 4), np.array("0", dtype=STR))
+    return np.select([tenk >= 10_000, tenk <= 0], ["1", "0"], cat("0.", digits)).astype(STR)
 
 
 def _camel(snake: np.ndarray, words: int = 6) -> np.ndarray:
@@ -119,7 +119,7 @@ def _camel(snake: np.ndarray, words: int = 6) -> np.ndarray:
     out, rest = _split(snake, "_")
     for _ in range(words - 1):
         word, rest = _split(rest, "_")
-        out = _cat(out, np.strings.upper(np.strings.slice(word, 0, 1)), np.strings.slice(word, 1, None))
+        out = cat(out, np.strings.upper(np.strings.slice(word, 0, 1)), np.strings.slice(word, 1, None))
     return out
 
 
@@ -163,9 +163,9 @@ def _sources(commits: pd.DataFrame, services: np.ndarray) -> pd.DataFrame:
     found = files.str.extract(r"^services/(?P<service>[^/]+)/(?:src/main/java/(?P<java>.+)\.java|src/.+\.py)$")
     src = pd.DataFrame({"path": files, "service": found["service"], "java": found["java"]})
     src = src[src["service"].isin(services)].drop_duplicates("path").sort_values("path", kind="stable")
-    path = _s(src["path"].to_numpy(dtype=str))
+    path = as_text(src["path"].to_numpy(dtype=str))
     is_java = src["java"].notna().to_numpy()
-    dotted = np.strings.replace(_s(src["java"].fillna("").to_numpy(dtype=str)), "/", ".")
+    dotted = np.strings.replace(as_text(src["java"].fillna("").to_numpy(dtype=str)), "/", ".")
     folder, file_name = _split(path, "/", last=True)
     stem = _split(file_name, ".", last=True)[0]
     return pd.DataFrame({
@@ -176,8 +176,8 @@ def _sources(commits: pd.DataFrame, services: np.ndarray) -> pd.DataFrame:
         "noun": np.where(is_java, np.strings.lower(np.strings.replace(stem, "Service", "")), stem),
         "package": np.where(is_java, _split(dotted, ".", last=True)[0], np.strings.replace(folder, "/", ".")),
         "code_class": np.where(is_java, dotted, file_name),
-        "test_class": np.where(is_java, _cat(dotted, "Test"), _cat("tests.test_", stem)),
-        "test_file": _cat("services/", src["service"].to_numpy(dtype=str).astype(STR), "/tests/test_", stem, ".py"),
+        "test_class": np.where(is_java, cat(dotted, "Test"), cat("tests.test_", stem)),
+        "test_file": cat("services/", src["service"].to_numpy(dtype=str).astype(STR), "/tests/test_", stem, ".py"),
     })
 
 
@@ -192,17 +192,19 @@ def _catalog(rng: np.random.Generator, src: pd.DataFrame) -> pd.DataFrame:
     file = np.repeat(np.arange(len(src)), per_file)
     rank = np.arange(len(file)) - np.repeat(np.cumsum(per_file) - per_file, per_file)
     combo = chosen[file, rank]
-    noun = _s(src["noun"].to_numpy())[file]
-    snake = _cat(_s(ACTIONS)[combo // len(CONDITIONS)], "_", noun, "_", _s(CONDITIONS)[combo % len(CONDITIONS)])
+    noun = as_text(src["noun"].to_numpy())[file]
+    snake = cat(
+        as_text(ACTIONS)[combo // len(CONDITIONS)], "_", noun, "_", as_text(CONDITIONS)[combo % len(CONDITIONS)]
+    )
     java = src["java"].to_numpy()[file]
     slow = rng.random(len(file)) < 0.05  # integration tests: two orders of magnitude slower
     return pd.DataFrame({
         "file": file,
         "test": np.arange(len(file)),
-        "name": np.where(java, _cat(_camel(snake), "()"), _cat("test_", snake)),
+        "name": np.where(java, cat(_camel(snake), "()"), cat("test_", snake)),
         "base_ms": np.exp(rng.normal(np.log(8), 0.9, len(file))) * np.where(slow, 150, 1),
         "always_skipped": rng.random(len(file)) < 0.05,
-        "skip_reason": _s(SKIP_REASONS)[rng.integers(0, len(SKIP_REASONS), len(file))],
+        "skip_reason": as_text(SKIP_REASONS)[rng.integers(0, len(SKIP_REASONS), len(file))],
         "line": rng.integers(12, 400, len(file)),
     })
 
@@ -219,7 +221,7 @@ def _failure_traces(rng: np.random.Generator, c: pd.DataFrame, defects: pd.DataF
     ):
         order = np.argsort(group.to_numpy(dtype=str), kind="stable")
         keys = group.to_numpy(dtype=str)[order]
-        texts = _s(traced["stack_trace"].to_numpy(dtype=str))[order]
+        texts = as_text(traced["stack_trace"].to_numpy(dtype=str))[order]
         lo = np.searchsorted(keys, query.to_numpy(dtype=str), "left")
         size = np.searchsorted(keys, query.to_numpy(dtype=str), "right") - lo
         pick = np.clip(lo + (u * size).astype(np.int64), 0, max(len(texts) - 1, 0))
@@ -257,52 +259,52 @@ def _case_xml(c: pd.DataFrame) -> np.ndarray:
     """One `<testcase>` element per case, pytest or Surefire style."""
     java = c["java"].to_numpy()
     status = c["status"].to_numpy()
-    cls = _escape(_s(c["test_class"].to_numpy()))
-    name = _escape(_s(c["name"].to_numpy()))
+    cls = _escape(as_text(c["test_class"].to_numpy()))
+    name = _escape(as_text(c["name"].to_numpy()))
     time = _decimal(c["ms"].to_numpy())
-    trace = _s(c["trace"].to_numpy())
+    trace = as_text(c["trace"].to_numpy())
     first_line = _split(trace, "\n")[0]
     java_type, java_message = _split(first_line, ": ")
     py_message = _split(trace, "\n", last=True)[1]
     err = c["setup_error"].to_numpy()
-    err_py = _s([e[0] for e in SETUP_ERRORS])[err]
-    err_type = _s([e[1] for e in SETUP_ERRORS])[err]
-    err_message = _s([e[2] for e in SETUP_ERRORS])[err]
+    err_py = as_text([e[0] for e in SETUP_ERRORS])[err]
+    err_type = as_text([e[1] for e in SETUP_ERRORS])[err]
+    err_message = as_text([e[2] for e in SETUP_ERRORS])[err]
     method = _split(name, "(")[0]
-    frame = _cat("\n\tat ", cls, ".", method, "(", _split(cls, ".", last=True)[1], ".java:",
-                 _s(c["line"].to_numpy()), ")")
-    reason = _s(c["skip_reason"].to_numpy())
+    frame = cat("\n\tat ", cls, ".", method, "(", _split(cls, ".", last=True)[1], ".java:",
+                as_text(c["line"].to_numpy()), ")")
+    reason = as_text(c["skip_reason"].to_numpy())
 
-    py_open = _cat('<testcase classname="', cls, '" name="', name, '" time="', time, '"')
+    py_open = cat('<testcase classname="', cls, '" name="', name, '" time="', time, '"')
     py_body = np.select(
         [status == "failed", status == "error", status == "skipped"],
         [
-            _cat('<failure message="', _escape(py_message), '">', _escape(trace), "</failure>"),
-            _cat('<error message="failed on setup with &quot;', _escape(err_py), '&quot;">',
-                 "tests/conftest.py:14: in sandbox\n    return connect(SANDBOX_URL)\nE   ", _escape(err_py),
-                 "</error>"),
-            _cat('<skipped type="pytest.skip" message="', reason, '">', _escape(_s(c["test_file"].to_numpy())), ":",
-                 _s(c["line"].to_numpy()), ": ", reason, "</skipped>"),
+            cat('<failure message="', _escape(py_message), '">', _escape(trace), "</failure>"),
+            cat('<error message="failed on setup with &quot;', _escape(err_py), '&quot;">',
+                "tests/conftest.py:14: in sandbox\n    return connect(SANDBOX_URL)\nE   ", _escape(err_py),
+                "</error>"),
+            cat('<skipped type="pytest.skip" message="', reason, '">', _escape(as_text(c["test_file"].to_numpy())), ":",
+                as_text(c["line"].to_numpy()), ": ", reason, "</skipped>"),
         ],
         "",
     )
-    py = np.where(py_body == "", _cat(py_open, " />"), _cat(py_open, ">", py_body, "</testcase>"))
+    py = np.where(py_body == "", cat(py_open, " />"), cat(py_open, ">", py_body, "</testcase>"))
 
-    java_open = _cat('  <testcase name="', name, '" classname="', cls, '" time="', time, '"')
+    java_open = cat('  <testcase name="', name, '" classname="', cls, '" time="', time, '"')
     java_body = np.select(
         [status == "failed", status == "error", status == "skipped", c["flaky"].to_numpy()],
         [
-            _cat('    <failure message="', _escape(java_message), '" type="', _escape(java_type), '">',
-                 _escape(trace), "</failure>\n"),
-            _cat('    <error message="', err_message, '" type="', err_type, '">', err_type, ": ", err_message,
-                 frame, "</error>\n"),
-            _cat('    <skipped message="', reason, '"/>\n'),
-            _cat('    <flakyFailure message="', FLAKE_MESSAGE, '" type="', FLAKE_TYPE, '">\n      <stackTrace>',
-                 FLAKE_TYPE, ": ", FLAKE_MESSAGE, frame, "</stackTrace>\n    </flakyFailure>\n"),
+            cat('    <failure message="', _escape(java_message), '" type="', _escape(java_type), '">',
+                _escape(trace), "</failure>\n"),
+            cat('    <error message="', err_message, '" type="', err_type, '">', err_type, ": ", err_message,
+                frame, "</error>\n"),
+            cat('    <skipped message="', reason, '"/>\n'),
+            cat('    <flakyFailure message="', FLAKE_MESSAGE, '" type="', FLAKE_TYPE, '">\n      <stackTrace>',
+                FLAKE_TYPE, ": ", FLAKE_MESSAGE, frame, "</stackTrace>\n    </flakyFailure>\n"),
         ],
         "",
     )
-    surefire = np.where(java_body == "", _cat(java_open, "/>\n"), _cat(java_open, ">\n", java_body, "  </testcase>\n"))
+    surefire = np.where(java_body == "", cat(java_open, "/>\n"), cat(java_open, ">\n", java_body, "  </testcase>\n"))
     return np.where(java, surefire, py)
 
 
@@ -324,13 +326,13 @@ def _junit_pieces(rng: np.random.Generator, runs: pd.DataFrame, c: pd.DataFrame)
     py_ts = np.datetime_as_string(
         (py["start"].to_numpy() * 1_000_000 + rng.integers(0, 1_000_000, len(py))).astype("datetime64[us]"), unit="us"
     )
-    host = _cat("runner-", _hex(rng, len(py), 8))
-    py_head = _cat(
-        PYTEST_DOC, '<testsuite name="pytest" errors="', _s(py["error"].to_numpy()), '" failures="',
-        _s(py["failed"].to_numpy()), '" skipped="', _s(py["skipped"].to_numpy()), '" tests="',
-        _s(py["tests"].to_numpy()), '" time="', _decimal(py["ms"].to_numpy() + 900), '" timestamp="', _s(py_ts),
-        '" hostname="', host, '"><properties><property name="commit" value="', _s(py["sha"].to_numpy()),
-        '" /><property name="environment" value="ci" /></properties>',
+    host = cat("runner-", _hex(rng, len(py), 8))
+    py_head = cat(
+        PYTEST_DOC, '<testsuite name="pytest" errors="', as_text(py["error"].to_numpy()), '" failures="',
+        as_text(py["failed"].to_numpy()), '" skipped="', as_text(py["skipped"].to_numpy()), '" tests="',
+        as_text(py["tests"].to_numpy()), '" time="', _decimal(py["ms"].to_numpy() + 900), '" timestamp="',
+        as_text(py_ts), '" hostname="', host, '"><properties><property name="commit" value="',
+        as_text(py["sha"].to_numpy()), '" /><property name="environment" value="ci" /></properties>',
     )
     py_run = py.index.to_numpy()
 
@@ -339,24 +341,24 @@ def _junit_pieces(rng: np.random.Generator, runs: pd.DataFrame, c: pd.DataFrame)
         tests=("tests", "sum"), failed=("failed", "sum"), error=("error", "sum"), skipped=("skipped", "sum"),
         ms=("ms", "sum"), cls=("test_class", "first"), sha=("sha", "first"),
     ).reset_index()
-    suite_head = _cat(
-        SUREFIRE_SUITE, _escape(_s(suites["cls"].to_numpy())), '" time="', _decimal(suites["ms"].to_numpy()),
-        '" tests="', _s(suites["tests"].to_numpy()), '" errors="', _s(suites["error"].to_numpy()),
-        '" skipped="', _s(suites["skipped"].to_numpy()), '" failures="', _s(suites["failed"].to_numpy()),
+    suite_head = cat(
+        SUREFIRE_SUITE, _escape(as_text(suites["cls"].to_numpy())), '" time="', _decimal(suites["ms"].to_numpy()),
+        '" tests="', as_text(suites["tests"].to_numpy()), '" errors="', as_text(suites["error"].to_numpy()),
+        '" skipped="', as_text(suites["skipped"].to_numpy()), '" failures="', as_text(suites["failed"].to_numpy()),
         '">\n  <properties>\n    <property name="java.version" value="17.0.10"/>\n'
         '    <property name="GIT_COMMIT" value="',
-        _s(suites["sha"].to_numpy()), '"/>\n    <property name="env" value="ci"/>\n  </properties>\n',
+        as_text(suites["sha"].to_numpy()), '"/>\n    <property name="env" value="ci"/>\n  </properties>\n',
     )
     java_run = np.unique(suites["run"].to_numpy())
     return pd.concat([
         cases,
         _pieces(run=py_run, block=-1, part=0, seq=0, text=py_head),
-        _pieces(run=py_run, block=LAST, part=0, seq=0, text=_s(["</testsuite></testsuites>\n"] * len(py_run))),
-        _pieces(run=java_run, block=-1, part=0, seq=0, text=_s([SUREFIRE_DOC] * len(java_run))),
+        _pieces(run=py_run, block=LAST, part=0, seq=0, text=as_text(["</testsuite></testsuites>\n"] * len(py_run))),
+        _pieces(run=java_run, block=-1, part=0, seq=0, text=as_text([SUREFIRE_DOC] * len(java_run))),
         _pieces(run=suites["run"].to_numpy(), block=suites["file"].to_numpy(), part=0, seq=0, text=suite_head),
         _pieces(run=suites["run"].to_numpy(), block=suites["file"].to_numpy(), part=2, seq=0,
-                text=_s(["</testsuite>\n"] * len(suites))),
-        _pieces(run=java_run, block=LAST, part=0, seq=0, text=_s(["</testsuites>\n"] * len(java_run))),
+                text=as_text(["</testsuite>\n"] * len(suites))),
+        _pieces(run=java_run, block=LAST, part=0, seq=0, text=as_text(["</testsuites>\n"] * len(java_run))),
     ], ignore_index=True)
 
 
@@ -389,18 +391,18 @@ def _coverage_pieces(rng: np.random.Generator, runs: pd.DataFrame, src: pd.DataF
     lines = lines.assign(covered=covered, taken=taken)
 
     branch = valid > 0
-    condition = _cat(' branch="true" condition-coverage="', _s(100 * taken // np.maximum(valid, 1)), '% (',
-                     _s(taken), "/", _s(valid), ')"')
+    condition = cat(' branch="true" condition-coverage="', as_text(100 * taken // np.maximum(valid, 1)), '% (',
+                    as_text(taken), "/", as_text(valid), ')"')
     plain = np.where(lines["java"].to_numpy(), ' branch="false"', "").astype(STR)
-    line_xml = _cat('\t\t\t\t\t\t<line number="', _s(lines["number"].to_numpy()), '" hits="', _s(hits), '"',
-                    np.where(branch, condition, plain), "/>\n")
+    line_xml = cat('\t\t\t\t\t\t<line number="', as_text(lines["number"].to_numpy()), '" hits="', as_text(hits), '"',
+                   np.where(branch, condition, plain), "/>\n")
 
     per_file = lines.groupby(["run", "file"], sort=True).agg(
         valid=("covered", "size"), covered=("covered", "sum"), b_valid=("branches", "sum"), b_taken=("taken", "sum"),
     ).reset_index().merge(files[["run", "file", "path", "code_class", "package", "java"]], on=["run", "file"])
-    class_head = _cat(
-        '\t\t\t\t<class name="', _escape(_s(per_file["code_class"].to_numpy())), '" filename="',
-        _escape(_s(per_file["path"].to_numpy())), '" complexity="0" line-rate="',
+    class_head = cat(
+        '\t\t\t\t<class name="', _escape(as_text(per_file["code_class"].to_numpy())), '" filename="',
+        _escape(as_text(per_file["path"].to_numpy())), '" complexity="0" line-rate="',
         _rate(per_file["covered"].to_numpy(), per_file["valid"].to_numpy()), '" branch-rate="',
         _rate(per_file["b_taken"].to_numpy(), per_file["b_valid"].to_numpy()),
         '">\n\t\t\t\t\t<methods/>\n\t\t\t\t\t<lines>\n',
@@ -412,25 +414,26 @@ def _coverage_pieces(rng: np.random.Generator, runs: pd.DataFrame, src: pd.DataF
     ).join(runs.set_index("run"))
     rate = _rate(per_run["covered"].to_numpy(), per_run["valid"].to_numpy())
     b_rate = _rate(per_run["b_taken"].to_numpy(), per_run["b_valid"].to_numpy())
-    stamp = _s(per_run["start"].to_numpy() * 1000 + rng.integers(60_000, 400_000, len(per_run)))
-    totals = _cat(
-        'lines-valid="', _s(per_run["valid"].to_numpy()), '" lines-covered="', _s(per_run["covered"].to_numpy()),
-        '" line-rate="', rate, '" branches-covered="', _s(per_run["b_taken"].to_numpy()), '" branches-valid="',
-        _s(per_run["b_valid"].to_numpy()), '" branch-rate="', b_rate, '" complexity="0"',
+    stamp = as_text(per_run["start"].to_numpy() * 1000 + rng.integers(60_000, 400_000, len(per_run)))
+    totals = cat(
+        'lines-valid="', as_text(per_run["valid"].to_numpy()), '" lines-covered="',
+        as_text(per_run["covered"].to_numpy()), '" line-rate="', rate, '" branches-covered="',
+        as_text(per_run["b_taken"].to_numpy()), '" branches-valid="', as_text(per_run["b_valid"].to_numpy()),
+        '" branch-rate="', b_rate, '" complexity="0"',
     )
-    package = _cat(
+    package = cat(
         '\t<sources>\n\t\t<source>.</source>\n\t</sources>\n\t<packages>\n\t\t<package name="',
-        _escape(_s(per_run["package"].to_numpy())), '" line-rate="', rate, '" branch-rate="', b_rate,
+        _escape(as_text(per_run["package"].to_numpy())), '" line-rate="', rate, '" branch-rate="', b_rate,
         '" complexity="0">\n\t\t\t<classes>\n',
     )
     doc_head = np.where(
         per_run["java"].to_numpy(),
-        _cat('<?xml version="1.0" encoding="UTF-8"?>\n<coverage ', totals, ' version="0.1" timestamp="', stamp,
-             '">\n', package),
-        _cat('<?xml version="1.0" ?>\n<coverage version="', COVERAGE_PY_VERSION, '" timestamp="', stamp, '" ',
-             totals, ">\n\t<!-- Generated by coverage.py: https://coverage.readthedocs.io/en/", COVERAGE_PY_VERSION,
-             " -->\n\t<!-- Based on https://raw.githubusercontent.com/cobertura/web/master/htdocs/xml/"
-             "coverage-04.dtd -->\n", package),
+        cat('<?xml version="1.0" encoding="UTF-8"?>\n<coverage ', totals, ' version="0.1" timestamp="', stamp,
+            '">\n', package),
+        cat('<?xml version="1.0" ?>\n<coverage version="', COVERAGE_PY_VERSION, '" timestamp="', stamp, '" ',
+            totals, ">\n\t<!-- Generated by coverage.py: https://coverage.readthedocs.io/en/", COVERAGE_PY_VERSION,
+            " -->\n\t<!-- Based on https://raw.githubusercontent.com/cobertura/web/master/htdocs/xml/"
+            "coverage-04.dtd -->\n", package),
     )
     run_ids = per_run.index.to_numpy()
     return pd.concat([
@@ -439,9 +442,9 @@ def _coverage_pieces(rng: np.random.Generator, runs: pd.DataFrame, src: pd.DataF
         _pieces(run=lines["run"].to_numpy(), block=lines["file"].to_numpy(), part=1, seq=lines["seq"].to_numpy(),
                 text=line_xml),
         _pieces(run=per_file["run"].to_numpy(), block=per_file["file"].to_numpy(), part=2, seq=0,
-                text=_s(["\t\t\t\t\t</lines>\n\t\t\t\t</class>\n"] * len(per_file))),
+                text=as_text(["\t\t\t\t\t</lines>\n\t\t\t\t</class>\n"] * len(per_file))),
         _pieces(run=run_ids, block=LAST, part=0, seq=0,
-                text=_s(["\t\t\t</classes>\n\t\t</package>\n\t</packages>\n</coverage>\n"] * len(run_ids))),
+                text=as_text(["\t\t\t</classes>\n\t\t</package>\n\t</packages>\n</coverage>\n"] * len(run_ids))),
     ], ignore_index=True)
 
 

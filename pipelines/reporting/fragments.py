@@ -1,0 +1,258 @@
+"""The HTML the report notebooks display: tables, headline cards, header, notes, charts.
+
+Builders return escaped HTML strings or display frames (unit tested without a
+kernel); the ``show*`` helpers put them into a notebook's outputs.
+
+Safety rules this module keeps (docs/architecture.md):
+
+- every string that came from an export (service, release, environment,
+  titles, links) is HTML-escaped before it reaches a page; a link is written
+  only for an http(s) URL;
+- a chart is displayed as HTML (plotly's own bundle would vanish from the
+  page) with plotly.js embedded inline, once per page: nothing is loaded from
+  the network.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Collection
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from pipelines.reporting.formatting import (
+    NOT_AVAILABLE,
+    as_utc,
+    fmt_count,
+    fmt_date,
+    fmt_flag,
+    fmt_hours,
+    fmt_pct,
+    fmt_timestamp,
+    is_blank,
+    is_missing,
+)
+from pipelines.reporting.queries import BuildInfo, Headline, Unattributed
+
+_PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
+
+# Counts, rates, hours and "2 / 6" are right-aligned; versions and dates are not numbers.
+_NUMERIC_TEXT = re.compile(r"^-?[\d,]+(\.\d+)?( h|%)?$|^\d[\d,]* / \d[\d,]*$|^n/a$")
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def html_table(
+    df: pd.DataFrame,
+    *,
+    link_columns: Collection[str] = (),
+    empty: str = "No rows.",
+    caption: str | None = None,
+) -> str:
+    """Render a display frame as an HTML table, escaping every header and cell.
+
+    Cells of ``link_columns`` become links only for http(s) URLs (never
+    ``javascript:``); pandas' ``render_links`` is avoided because it writes the
+    unescaped value into ``href``. Numeric-looking cells are right-aligned.
+    """
+    if df.empty:
+        return f'<p class="empty">{esc(empty)}</p>'
+    parts = ['<table class="report-table">']
+    if caption:
+        parts.append(f"<caption>{esc(caption)}</caption>")
+    parts.append("<thead><tr>" + "".join(f"<th>{esc(c)}</th>" for c in df.columns) + "</tr></thead>")
+    parts.append("<tbody>")
+    for row in df.itertuples(index=False, name=None):
+        cells = []
+        for column, value in zip(df.columns, row, strict=True):
+            text = NOT_AVAILABLE if is_missing(value) else str(value)
+            if column in link_columns and re.match(r"^https?://", text, re.IGNORECASE):
+                cells.append(f'<td><a href="{esc(text)}" rel="noopener noreferrer">{esc(text)}</a></td>')
+            elif _NUMERIC_TEXT.match(text):
+                cells.append(f'<td class="num">{esc(text)}</td>')
+            else:
+                cells.append(f"<td>{esc(text)}</td>")
+        parts.append("<tr>" + "".join(cells) + "</tr>")
+    parts.append("</tbody></table>")
+    return "".join(parts)
+
+
+def briefing_header(info: BuildInfo, requested_as_of: str | None, title: str) -> str:
+    """Report title with the as-of; warns when the caller asked for another as-of."""
+    lines = [
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="asof">As of <strong>{esc(fmt_timestamp(info.as_of))}</strong></p>',
+    ]
+    if requested_as_of and _utc_date(requested_as_of) != as_utc(info.as_of).date():
+        lines.append(
+            f'<p class="warning">Requested as-of {esc(requested_as_of)}, but the warehouse '
+            f"was built as of {esc(fmt_timestamp(info.as_of))}; figures are as of the warehouse.</p>"
+        )
+    return "\n".join(lines)
+
+
+def headline_cards(h: Headline) -> str:
+    """The headline figures as a row of cards."""
+    sev = " · ".join(f"{esc(s)} {esc(fmt_count(n))}" for s, n in h.open_defects.items())
+    d_ttd, i_ttd = h.production_mttd["defect"], h.production_mttd["incident"]
+    d_ttr, i_ttr = h.production_mttr["defect"], h.production_mttr["incident"]
+    cards = [
+        (
+            "Escape rate, all services",
+            esc(fmt_pct(h.escape_rate)),
+            (
+                f"{esc(fmt_count(h.escaped))} of {esc(fmt_count(h.escape_denominator))} defects"
+                " and incidents found in production"
+            ),
+        ),
+        (
+            "Releases needing RCA",
+            esc(fmt_count(h.rca_required_releases)),
+            f"{esc(fmt_count(h.rca_missing_link))} without an RCA link",
+        ),
+        ("Open defects", esc(fmt_count(h.open_defects_total)), sev),
+        (
+            "Mean time to detect, production",
+            f"{esc(fmt_hours(d_ttd.mean_hours))} <small>defects</small>",
+            (
+                f"n={esc(fmt_count(d_ttd.n))} defects · incidents "
+                f"{esc(fmt_hours(i_ttd.mean_hours))} (n={esc(fmt_count(i_ttd.n))})"
+            ),
+        ),
+        (
+            "Mean time to resolve, production",
+            f"{esc(fmt_hours(d_ttr.mean_hours))} <small>defects</small>",
+            (
+                f"n={esc(fmt_count(d_ttr.n))} defects · incidents "
+                f"{esc(fmt_hours(i_ttr.mean_hours))} (n={esc(fmt_count(i_ttr.n))})"
+            ),
+        ),
+    ]
+    # label/value/detail above are built from escaped values only.
+    items = "".join(
+        f'<div class="card"><div class="label">{esc(label)}</div>'
+        f'<div class="value">{value}</div><div class="detail">{detail}</div></div>'
+        for label, value, detail in cards
+    )
+    return f'<div class="cards">{items}</div>'
+
+
+def service_escape_table(services: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of the per-service roll-ups (and the overall row)."""
+    return pd.DataFrame(
+        {
+            "Service": [
+                "All services" if k == "overall" else s
+                for s, k in zip(services["service"], services["kind"], strict=True)
+            ],
+            "Pre-release defects": services["pre_release_defects"].map(fmt_count),
+            "Escaped defects": services["escaped_defects"].map(fmt_count),
+            "Escaped incidents": services["escaped_incidents"].map(fmt_count),
+            "Escape rate": services["escape_rate"].map(fmt_pct),
+            "RCA required": services["rca_required"].map(fmt_flag),
+        }
+    )
+
+
+def rca_table(rca: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of the releases that need an RCA."""
+    escaped = rca["escaped_defects"] + rca["escaped_incidents"]
+    total = rca["pre_release_defects"] + escaped
+    return pd.DataFrame(
+        {
+            "Service": rca["service"],
+            "Release": rca["release"],
+            "First in production": rca["release_date"].map(fmt_date),
+            "Escape rate": rca["escape_rate"].map(fmt_pct),
+            "Escaped / total": [f"{fmt_count(e)} / {fmt_count(t)}" for e, t in zip(escaped, total, strict=True)],
+            "RCA link": rca["rca_link"].map(lambda v: "missing" if is_blank(v) else v),
+        }
+    )
+
+
+def detection_resolution_table(dr: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of time to detect / resolve with every n beside its statistic."""
+    return pd.DataFrame(
+        {
+            "Record": dr["record_type"].str.capitalize(),
+            "Environment": dr["environment"],
+            "n detect": dr["n_detect"].map(fmt_count),
+            "Mean TTD": dr["mttd_hours"].map(fmt_hours),
+            "Median TTD": dr["median_ttd_hours"].map(fmt_hours),
+            "p90 TTD": dr["p90_ttd_hours"].map(fmt_hours),
+            "n resolve": dr["n_resolve"].map(fmt_count),
+            "Mean TTR": dr["mttr_hours"].map(fmt_hours),
+            "Median TTR": dr["median_ttr_hours"].map(fmt_hours),
+            "p90 TTR": dr["p90_ttr_hours"].map(fmt_hours),
+            "Not measurable": dr["n_not_measurable"].map(fmt_count),
+        }
+    )
+
+
+def unattributed_note(u: Unattributed) -> str:
+    """One line on the records left out of the release rates."""
+    if u.total == 0:
+        return '<p class="note">Every defect and incident was attributed to a release.</p>'
+    return (
+        f'<p class="note">{esc(fmt_count(u.total))} records ({esc(fmt_count(u.defects))} defects, '
+        f"{esc(fmt_count(u.incidents))} incidents) could not be attributed to a release and are "
+        "not included in the escape rates above.</p>"
+    )
+
+
+_plotlyjs_emitted = False
+
+
+def figure_html(fig: go.Figure, *, include_plotlyjs: bool) -> str:
+    """A figure as an HTML fragment; plotly.js inline (no CDN) when asked."""
+    div = fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOTLY_CONFIG)
+    if not include_plotlyjs:
+        return div
+    # Our own inline <script> rather than include_plotlyjs=True: same bundle,
+    # without the window.PlotlyConfig MathJax stanza (we never load MathJax).
+    from plotly.offline import get_plotlyjs
+
+    return f'<script type="text/javascript">{get_plotlyjs()}</script>\n{div}'
+
+
+def show(fig: go.Figure, *, include_plotlyjs: bool | None = None) -> None:
+    """Display a figure in a notebook so it survives papermill and nbconvert.
+
+    plotly's default renderer emits only an ``application/vnd.plotly.v1+json``
+    bundle, which nbconvert's HTML export drops: the chart silently vanishes.
+    An HTML output survives. plotly.js goes into the first chart of the kernel
+    only (each page needs it once; it is ~4.8 MB).
+    """
+    global _plotlyjs_emitted
+    from IPython.display import HTML, display
+
+    embed = not _plotlyjs_emitted if include_plotlyjs is None else include_plotlyjs
+    display(HTML(figure_html(fig, include_plotlyjs=embed)))
+    _plotlyjs_emitted = _plotlyjs_emitted or embed
+
+
+def show_html(fragment: str) -> None:
+    """Display an HTML fragment built by this module (already escaped)."""
+    from IPython.display import HTML, display
+
+    display(HTML(fragment))
+
+
+def show_table(df: pd.DataFrame, **kwargs: Any) -> None:
+    """Display a display frame as an escaped HTML table (see ``html_table``)."""
+    show_html(html_table(df, **kwargs))
+
+
+def _utc_date(text: str) -> date | None:
+    """UTC date of an ISO date or instant ('2024-06-30', '2024-07-01T01:00+02:00'); None if unparseable."""
+    try:
+        return as_utc(str(text).strip()).date()
+    except ValueError:
+        return None

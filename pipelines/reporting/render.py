@@ -1,0 +1,183 @@
+"""Turning a report notebook into a page: papermill executes it, nbconvert exports it.
+
+``render_notebook`` writes one self-contained HTML page per report (and the
+executed notebook beside it, where a failure's traceback is).
+
+Safety rules this module keeps (docs/architecture.md):
+
+- the page loads nothing from the network: nbconvert's ``basic`` template is
+  used (no require.js / MathJax CDN), wrapped in our own page with inline CSS,
+  and a page with an external script or stylesheet is refused
+  (``ReportRenderError``), as is a chart displayed with plotly's default
+  renderer, which would vanish from the page;
+- code cells and stderr are left out: readers see outputs only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipelines.reporting.fragments import esc
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+
+class ReportRenderError(RuntimeError):
+    """A report notebook failed to execute or produced an unsafe page."""
+
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_EXTERNAL_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=", re.IGNORECASE)
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//", re.IGNORECASE)
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+{css}
+</style>
+</head>
+<body>
+<main class="report">
+{body}
+</main>
+</body>
+</html>
+"""
+
+_CSS = """
+body { margin: 0; background: #f6f7f9; color: #1d2330;
+       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+.report { max-width: 1120px; margin: 0 auto; padding: 24px 32px 48px; background: #fff; }
+h1 { font-size: 26px; margin: 8px 0 2px; }
+h2 { font-size: 19px; margin: 28px 0 6px; padding-top: 10px; border-top: 1px solid #e3e6eb; }
+p { margin: 6px 0; }
+.asof { color: #555d6b; }
+.warning { background: #fff4d6; border-left: 4px solid #e0a100; padding: 6px 10px; }
+.note { color: #555d6b; font-size: 13px; }
+.empty { color: #555d6b; font-style: italic; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr)); gap: 12px; margin: 16px 0; }
+.card { border: 1px solid #e3e6eb; border-radius: 8px; padding: 10px 12px; }
+.card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #555d6b; }
+.card .value { font-size: 26px; font-weight: 600; margin: 2px 0; }
+.card .value small { font-size: 12px; font-weight: 400; color: #555d6b; }
+.card .detail { font-size: 12px; color: #555d6b; }
+.report-table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13px; }
+.report-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
+.report-table th, .report-table td { padding: 4px 10px; border-bottom: 1px solid #e3e6eb; text-align: left; }
+.report-table th { background: #f0f2f5; font-weight: 600; }
+.report-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
+@media print { body { background: #fff; } .report { padding: 0; } }
+"""
+
+
+def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as_of_date: str) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` and write ``<reports_dir>/<as_of_date>/<name>.html``.
+
+    The executed notebook is kept beside the page as ``<name>.ipynb`` (it is
+    where a failure's traceback is). Returns the HTML path.
+
+    Parameters are passed to papermill verbatim, except ``Path`` values, which
+    are made absolute: the kernel runs in the repository root, so a relative
+    *string* path is read from there (``data/warehouse.duckdb``), not from
+    the caller's directory.
+
+    How the kernel finds ``pipelines``: papermill starts it with cwd = the
+    repository root (resolved from this file, not the process cwd) and IPython
+    puts the cwd on ``sys.path`` ahead of site-packages, so the notebook imports
+    *this* checkout's package whether or not it is installed (the editable
+    install finds the same one). This avoids mutating ``PYTHONPATH``; the
+    price is that papermill ``chdir``s the calling process while it runs, so
+    render from one thread at a time (Dagster's in-process executor does).
+    """
+    import nbformat
+    import papermill as pm
+
+    if not _NAME.match(name):
+        raise ValueError(f"Report name must be lower_snake_case, got {name!r}")
+    try:
+        date.fromisoformat(as_of_date)
+    except ValueError as exc:
+        raise ValueError(f"as_of_date must be YYYY-MM-DD, got {as_of_date!r}") from exc
+    source = NOTEBOOKS_DIR / f"{name}.ipynb"
+    if not source.is_file():
+        available = ", ".join(sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))) or "none"
+        raise FileNotFoundError(f"No report notebook {source} (available: {available})")
+
+    out_dir = Path(reports_dir).resolve() / as_of_date
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / f"{name}.ipynb"
+    page = out_dir / f"{name}.html"
+    params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
+
+    try:
+        pm.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(REPO_ROOT),
+            progress_bar=False,
+            execution_timeout=600,
+        )
+    except pm.PapermillExecutionError as exc:
+        raise ReportRenderError(
+            f"Report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
+            f"(executed notebook with the traceback: {executed})"
+        ) from exc
+
+    nb = nbformat.read(executed, as_version=4)
+    title = f"{name.replace('_', ' ').capitalize()} — {as_of_date}"
+    page.write_text(notebook_to_html(nb, title), encoding="utf-8")
+    log.info("rendered %s", page)
+    return page
+
+
+def notebook_to_html(nb: Any, title: str) -> str:
+    """One self-contained page from an executed notebook: outputs only, no network.
+
+    nbconvert's ``lab``/``classic`` templates load require.js and MathJax from a
+    CDN; the ``basic`` template emits just the cells, which we wrap in our own
+    minimal page. stderr streams (warnings) are logged, not shown to readers.
+    """
+    from nbconvert import HTMLExporter
+
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                log.warning("report notebook stderr: %s", output.get("text", "").strip())
+                continue
+            data = output.get("data", {})
+            if "application/vnd.plotly.v1+json" in data and "text/html" not in data:
+                raise ReportRenderError(
+                    "A chart was displayed with plotly's default renderer and would vanish from "
+                    "the HTML; display figures with pipelines.reporting.show(fig)"
+                )
+            kept.append(output)
+        cell["outputs"] = kept
+
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_anchor_links=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    page = _PAGE.format(title=esc(title), css=_CSS.strip(), body=body)
+    if _EXTERNAL_SCRIPT.search(page) or _EXTERNAL_LINK.search(page):
+        raise ReportRenderError(f"Report {title!r} references an external script or stylesheet")
+    return page

@@ -1,1 +1,0 @@
-"""Writers of vendor-format exports for the synthetic generator (`defectflow generate`)."""

@@ -202,7 +202,7 @@ def print_load_summary(warehouse: Path) -> dict[str, int]:
             "order by 1, 3 desc, 2"
         ).fetchall()
         unmapped = con.execute(
-            "select entity, field, raw_value, rows, mapped_to from raw.unmapped_values order by 1, 2, 4 desc"
+            "select entity, field, raw_value, rows, mapped_to from audit.unmapped_values order by 1, 2, 4 desc, 3"
         ).fetchall()
     top: dict[str, list[str]] = {}
     for source, reason, count in reasons:

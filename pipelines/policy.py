@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -28,11 +29,33 @@ OPEN_STATUSES = ("new", "triaged", "in_progress", "deferred")
 # The comparison the headline shows: the last stop before production, and production.
 HEADLINE_ENVIRONMENTS = ENVIRONMENTS[-2:]
 RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")
+# The priority score's severity term, per severity in SEVERITIES order (docs/metrics.md, Priority score).
+SEVERITY_PRIORITY_FACTORS = (1.0, 0.66, 0.33, 0.0)
 
 Severity = Literal["S1", "S2", "S3", "S4"]
 Environment = Literal["dev", "ci", "test", "staging", "production"]
 
 SHIPPED_POLICY = Path(__file__).resolve().parent.parent / "policy.yml"
+
+
+@dataclass(frozen=True)
+class VocabularyTables:
+    """The canonical vocabularies as the rows of raw.policy_environments, raw.policy_statuses and
+    raw.policy_severities, which models join instead of listing values."""
+
+    environments: list[tuple[str, int, bool]]  # environment, rank (pipeline order), is_pre_release
+    statuses: list[tuple[str, bool]]  # status, is_open
+    severities: list[tuple[str, int, float]]  # severity, rank (most severe first), priority_factor
+
+
+def vocabulary_tables() -> VocabularyTables:
+    """The rows of the three vocabulary tables, from the constants above."""
+    return VocabularyTables(
+        environments=[(name, rank, name in PRE_RELEASE_ENVIRONMENTS) for rank, name in enumerate(ENVIRONMENTS, 1)],
+        statuses=[(name, name in OPEN_STATUSES) for name in STATUSES],
+        severities=[(name, rank, factor) for rank, (name, factor)
+                    in enumerate(zip(SEVERITIES, SEVERITY_PRIORITY_FACTORS, strict=True), 1)],
+    )
 
 
 class PolicyError(ValueError):
@@ -281,6 +304,7 @@ class Policy(_Strict):
     production_branches: list[str] = Field(default_factory=lambda: ["main", "master"])
     defect_key_pattern: str = r"[A-Z][A-Z0-9]+-[0-9]+"
     triage_hours: float = Field(48, gt=0)
+    postmortem_severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
     coverage_gap_threshold: float = Field(0.8, ge=0, le=1)
     version_skew_releases: int = Field(1, ge=0)
     components: dict[str, list[str]] = Field(default_factory=dict)

@@ -34,12 +34,21 @@ def test_asset_graph_snapshot(defs):
         "intermediate/int_defects", "marts/release_escape_rate",
         "marts/detection_resolution_by_environment", "marts/fct_defects", "marts/fct_incidents",
         "marts/fct_deployments", "reports/executive_briefing",
+        "raw/policy_statuses", "staging/stg_policy__statuses", "staging/stg_policy__environments",
+        "staging/stg_policy__severities", "staging/stg_policy__postmortem_severities",
+        "intermediate/int_defect_status_transitions", "audit/unmapped_values",
     ]:
         assert expected in keys, expected
+    assert "raw/unmapped_values" not in keys  # the audit model replaced the ingest's table
+    audit_parents = {k.to_user_string() for k in graph.get(defs_key("audit/unmapped_values")).parent_keys}
+    assert audit_parents == {
+        "staging/stg_exports__defects", "staging/stg_exports__defect_status_history",
+        "staging/stg_exports__incidents", "staging/stg_exports__deployments", "staging/stg_policy__settings",
+    }
     parents = {k.to_user_string() for k in graph.get(defs_key("marts/release_escape_rate")).parent_keys}
     assert parents == {
         "intermediate/int_defects", "intermediate/int_incidents", "intermediate/int_incident_defect_links",
-        "staging/stg_exports__releases", "raw/policy_settings",
+        "staging/stg_exports__releases", "staging/stg_policy__settings",
     }
     report_parents = {k.to_user_string() for k in graph.get(defs_key("reports/executive_briefing")).parent_keys}
     assert "marts/release_escape_rate" in report_parents

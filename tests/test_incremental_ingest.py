@@ -30,7 +30,7 @@ AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
 POLICY = load_policy()
 POLICY_SHA = policy_fingerprint(SHIPPED_POLICY.read_text(encoding="utf-8"))
 # Every raw table the ingest fills from the folder (build_info holds the build time, so it differs by design).
-TABLES = [*ENTITIES, "quarantine", "load_report", "ingested_files", "unmapped_values"]
+TABLES = [*ENTITIES, "quarantine", "load_report", "ingested_files"]
 
 
 def _populate(folder: Path) -> None:

@@ -88,6 +88,17 @@ def test_open_status_from_history_and_as_of(tiny_build):
     assert "D9" not in got  # created after the as-of
 
 
+def test_unmapped_values_are_audited(tiny_build):
+    # D7's severity "Urgent!" is in no severity list (-> policy.unmapped_severity S3); D11's
+    # environment "sandbox" is in no environment list (kept as is). D10 has no environment at all:
+    # it takes the default, nothing to list.
+    assert query(tiny_build, "select entity, field, raw_value, rows, mapped_to from audit.unmapped_values "
+                             "order by field") == [
+        ("defects", "environment", "sandbox", 1, "(kept as is)"),
+        ("defects", "severity", "Urgent!", 1, "S3"),
+    ]
+
+
 def test_free_text_is_masked_in_marts_not_in_raw(tiny_build):
     assert query(tiny_build, "select description from marts.fct_defects where defect_id = 'D1'") == [
         ("Reported by [email] from [ip]",)

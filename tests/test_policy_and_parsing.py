@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from pipelines.defs.ingest.rules import MACROS
-from pipelines.policy import PolicyError, load_policy, match_key
+from pipelines.policy import PolicyError, load_policy, match_key, vocabulary_tables
 from pipelines.settings import AsOfError, parse_as_of
 
 
@@ -18,6 +18,28 @@ def test_shipped_policy_maps_the_settled_vocabulary():
         assert names[("environment", match_key(raw))] == canonical
     assert names[("status", match_key("In Progress"))] == "in_progress"
     assert names[("resolution", match_key("Won't Fix"))] == "wont_fix"
+
+
+def test_vocabulary_tables_list_each_canonical_value_once():
+    tables = vocabulary_tables()
+    assert tables.environments == [
+        ("dev", 1, True), ("ci", 2, True), ("test", 3, True), ("staging", 4, True), ("production", 5, False),
+    ]
+    assert tables.statuses == [
+        ("new", True), ("triaged", True), ("in_progress", True), ("resolved", False), ("closed", False),
+        ("deferred", True),
+    ]
+    assert tables.severities == [("S1", 1, 1.0), ("S2", 2, 0.66), ("S3", 3, 0.33), ("S4", 4, 0.0)]
+
+
+def test_postmortem_severities_default_and_override(tmp_path):
+    assert load_policy().postmortem_severities == ["S1", "S2"]
+    own = tmp_path / "p.yml"
+    own.write_text("postmortem_severities: [S1]\n")
+    assert load_policy(own).postmortem_severities == ["S1"]
+    own.write_text("postmortem_severities: [P1]\n")
+    with pytest.raises(PolicyError, match="postmortem_severities.0"):
+        load_policy(own)
 
 
 def test_bad_policy_names_key_path_and_reason(tmp_path):

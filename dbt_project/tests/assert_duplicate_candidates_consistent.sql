@@ -11,7 +11,7 @@ with candidates as (
 
 settings as (
     select duplicate_threshold, candidates_per_defect,
-    from {{ source('raw', 'policy_settings') }}
+    from {{ ref('stg_policy__settings') }}
 ),
 
 clusters as (

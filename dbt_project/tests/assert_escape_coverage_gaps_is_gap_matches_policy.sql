@@ -7,7 +7,7 @@ with gaps as (
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 )
 
 select g.*, s.coverage_gap_threshold

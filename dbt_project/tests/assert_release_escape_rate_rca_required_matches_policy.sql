@@ -6,7 +6,7 @@ with rates as (
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 )
 
 select r.service, r.release, r.escape_rate, s.escape_rate_rca_threshold, r.rca_required

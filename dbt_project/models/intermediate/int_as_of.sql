@@ -1,6 +1,6 @@
 -- The build's as-of instant: nothing after it is counted (METRICS.md conventions).
 with build as (
-    select * from {{ source('raw', 'build_info') }}
+    select * from {{ ref('stg_ingest__build_info') }}
 ),
 
 final as (

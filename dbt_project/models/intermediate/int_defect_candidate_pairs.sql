@@ -18,7 +18,7 @@
 -- pairs, however common its stack trace (sorted-neighbourhood blocking).
 with settings as (
     select duplicate_threshold, candidates_per_defect,
-    from {{ source('raw', 'policy_settings') }}
+    from {{ ref('stg_policy__settings') }}
 ),
 
 defects as (

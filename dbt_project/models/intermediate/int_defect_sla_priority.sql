@@ -13,12 +13,16 @@ as_of as (
 ),
 
 sla as (
-    select severity, sla_hours from {{ source('raw', 'policy_sla') }}
+    select severity, sla_hours from {{ ref('stg_policy__sla') }}
+),
+
+severities as (
+    select severity, priority_factor from {{ ref('stg_policy__severities') }}
 ),
 
 weights as (
     select severity, recurrence, users, no_workaround
-    from {{ source('raw', 'policy_priority_weights') }}
+    from {{ ref('stg_policy__priority_weights') }}
 ),
 
 clusters as (
@@ -41,13 +45,14 @@ measured as (
         {{ hours_between('d.created_at', 'coalesce(d.resolved_at_as_of, a.as_of)') }} as sla_elapsed_hours,
         r.is_recurrence,
         cr.recurrences,
-        case d.severity when 'S1' then 1.0 when 'S2' then 0.66 when 'S3' then 0.33 when 'S4' then 0.0 end as sev,
+        sv.priority_factor as sev,
         least(1.0, ln(1 + cr.recurrences) / ln(11)) as rec,
         least(1.0, log10(1 + coalesce(d.users_affected, 0)) / 6) as users,
         case when d.has_workaround then 0.0 else 1.0 end as no_workaround,
     from defects as d
     cross join as_of as a
     left join sla as s on d.severity = s.severity
+    left join severities as sv on d.severity = sv.severity
     inner join clusters as r on d.defect_id = r.defect_id
     inner join cluster_recurrences as cr on r.cluster_id = cr.cluster_id
 ),

@@ -4,41 +4,51 @@ with defects as (
     select defect_id, status, created_at, resolved_at_as_of from {{ ref('int_defects') }}
 ),
 
-history as (
-    select * from {{ ref('stg_exports__defect_status_history') }}
-),
-
-as_of as (
-    select as_of from {{ ref('int_as_of') }}
+transitions as (
+    select * from {{ ref('int_defect_status_transitions') }}
+    where is_known_at_as_of
 ),
 
 last_change as (
-    select h.defect_id, h.to_status
-    from history as h
-    cross join as_of as a
-    where h.changed_at <= a.as_of
-    qualify row_number() over (
-        partition by h.defect_id order by h.changed_at desc, h.source_file desc, h.source_row desc
-    ) = 1
+    select defect_id, to_status
+    from transitions
+    qualify row_number() over (partition by defect_id order by transition_seq desc) = 1
 ),
 
 history_start as (
     select * from {{ ref('int_defect_history_start') }}
 ),
 
-final as (
+statuses as (
+    select * from {{ ref('stg_policy__statuses') }}
+),
+
+-- Without history the export's status stands when it agrees with resolved_at
+-- (an open status while unresolved, a closed one once resolved).
+status_at_as_of as (
     select
         d.defect_id,
         case
             when hs.defect_id is not null then coalesce(lc.to_status, hs.status_before_history)
             when d.resolved_at_as_of is null
-                then case when d.status in ('new', 'triaged', 'in_progress', 'deferred') then d.status else 'new' end
-            else case when d.status in ('resolved', 'closed') then d.status else 'resolved' end
+                then case when s.is_open then d.status else 'new' end
+            else case when not s.is_open then d.status else 'resolved' end
         end as status_at_as_of,
         hs.defect_id is not null as has_history,
     from defects as d
+    left join statuses as s on d.status = s.status
     left join history_start as hs on d.defect_id = hs.defect_id
     left join last_change as lc on d.defect_id = lc.defect_id
+),
+
+final as (
+    select
+        a.defect_id,
+        a.status_at_as_of,
+        s.is_open,
+        a.has_history,
+    from status_at_as_of as a
+    left join statuses as s on a.status_at_as_of = s.status
 )
 
 select * from final

@@ -12,27 +12,27 @@ with defects as (
     where not is_duplicate
 ),
 
-history as (
-    select * from {{ ref('stg_exports__defect_status_history') }}
-),
-
-as_of as (
-    select as_of from {{ ref('int_as_of') }}
+transitions as (
+    select * from {{ ref('int_defect_status_transitions') }}
+    where is_known_at_as_of
 ),
 
 history_start as (
     select * from {{ ref('int_defect_history_start') }}
 ),
 
+statuses as (
+    select * from {{ ref('stg_policy__statuses') }}
+),
+
 -- Events: (defect, effective instant, status entered). The creation event sorts
--- first (changed_at NULL), then history in the order int_defect_status_at_as_of uses.
+-- first (changed_at NULL), then the status changes in their order.
 creation_events as (
     select
         d.defect_id,
         d.created_at as event_at,
         cast(null as timestamptz) as changed_at,
-        cast(null as varchar) as source_file,
-        cast(null as bigint) as source_row,
+        cast(null as bigint) as transition_seq,
         coalesce(hs.status_before_history, 'new') as status,
     from defects as d
     left join history_start as hs on d.defect_id = hs.defect_id
@@ -40,16 +40,13 @@ creation_events as (
 
 history_events as (
     select
-        h.defect_id,
-        greatest(h.changed_at, d.created_at) as event_at,
-        h.changed_at,
-        h.source_file,
-        cast(h.source_row as bigint) as source_row,
-        h.to_status as status,
-    from history as h
-    inner join defects as d on h.defect_id = d.defect_id
-    cross join as_of as a
-    where h.changed_at <= a.as_of
+        t.defect_id,
+        greatest(t.changed_at, d.created_at) as event_at,
+        t.changed_at,
+        t.transition_seq,
+        t.to_status as status,
+    from transitions as t
+    inner join defects as d on t.defect_id = d.defect_id
 ),
 
 resolution_events as (
@@ -57,8 +54,7 @@ resolution_events as (
         d.defect_id,
         d.resolved_at_as_of as event_at,
         d.resolved_at_as_of as changed_at,
-        cast(null as varchar) as source_file,
-        cast(null as bigint) as source_row,
+        cast(null as bigint) as transition_seq,
         'resolved' as status,
     from defects as d
     left join history_start as hs on d.defect_id = hs.defect_id
@@ -85,7 +81,7 @@ sequenced as (
     from events as e
     window w as (
         partition by e.defect_id
-        order by e.changed_at nulls first, e.source_file, e.source_row
+        order by e.changed_at nulls first, e.transition_seq
     )
 ),
 
@@ -97,11 +93,12 @@ final as (
         s.previous_status,
         s.valid_from,
         s.valid_to,
-        s.status in ('new', 'triaged', 'in_progress', 'deferred') as is_open,
+        st.is_open,
         d.severity,
         d.created_at,
     from sequenced as s
     inner join defects as d on s.defect_id = d.defect_id
+    left join statuses as st on s.status = st.status
 )
 
 select * from final

@@ -16,6 +16,10 @@ latest_per_instant as (
     {{ latest_deployment_per_instant('deployments') }}
 ),
 
+environments as (
+    select * from {{ ref('stg_policy__environments') }}
+),
+
 first_served as (
     select service, release, environment, min(finished_at) as first_finished_at
     from deployments
@@ -74,15 +78,18 @@ timed as (
         and a.environment = fs.environment
 ),
 
+-- An environment the policy does not list (`unknown`, an unmapped name) is
+-- neither pre-release nor an escape.
 final as (
     select
-        * exclude (ttd_hours_raw),
-        case when ttd_hours_raw >= 0 then ttd_hours_raw end as ttd_hours,
-        ttd_hours_raw is null as ttd_not_measurable,
-        ttd_hours_raw < 0 as ttd_negative,
-        environment in ('dev', 'ci', 'test', 'staging') as is_pre_release,
-        environment = 'production' as is_escaped,
-    from timed
+        t.* exclude (ttd_hours_raw),
+        case when t.ttd_hours_raw >= 0 then t.ttd_hours_raw end as ttd_hours,
+        t.ttd_hours_raw is null as ttd_not_measurable,
+        t.ttd_hours_raw < 0 as ttd_negative,
+        coalesce(e.is_pre_release, false) as is_pre_release,
+        t.environment = 'production' as is_escaped,
+    from timed as t
+    left join environments as e on t.environment = e.environment
 )
 
 select * from final

@@ -9,7 +9,7 @@ as_of as (
 ),
 
 sla as (
-    select severity, sla_hours from {{ source('raw', 'policy_sla') }}
+    select severity, sla_hours from {{ ref('stg_policy__sla') }}
 ),
 
 measured as (

@@ -8,7 +8,7 @@ as_of as (
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 deployments as (

@@ -7,7 +7,7 @@ with releases as (
 ),
 
 gate_rules as (
-    select * from {{ source('raw', 'policy_gate_rules') }}
+    select * from {{ ref('stg_policy__gate_rules') }}
 ),
 
 environments as (

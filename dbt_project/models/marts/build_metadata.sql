@@ -1,6 +1,6 @@
 -- One row: the as-of this warehouse describes and when it was built.
 with build as (
-    select * from {{ source('raw', 'build_info') }}
+    select * from {{ ref('stg_ingest__build_info') }}
 ),
 
 final as (

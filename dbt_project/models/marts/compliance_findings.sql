@@ -11,6 +11,10 @@ incidents as (
     select * from {{ ref('fct_incidents') }}
 ),
 
+postmortem_severities as (
+    select * from {{ ref('stg_policy__postmortem_severities') }}
+),
+
 status_periods as (
     select * from {{ ref('int_defect_status_intervals') }}
 ),
@@ -24,11 +28,11 @@ commit_keys as (
 ),
 
 production_branches as (
-    select distinct trim(branch) as branch from {{ source('raw', 'policy_production_branches') }}
+    select branch from {{ ref('stg_policy__production_branches') }}
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 as_of as (
@@ -55,10 +59,20 @@ rca_missing_defects as (
         and rca_link is null
 ),
 
--- An S1/S2 incident needs a post-mortem from detection, in any environment;
--- any other incident only when it is a production one past its SLA. A
--- release's rca_link (release_escape_rate) does not stand in for an
--- incident's post-mortem: it answers a different question.
+-- An incident of a policy.postmortem_severities severity (S1, S2 shipped)
+-- needs a post-mortem from detection, in any environment; any other incident
+-- only when it is a production one past its SLA. A release's rca_link
+-- (release_escape_rate) does not stand in for an incident's post-mortem: it
+-- answers a different question.
+incidents_without_postmortem as (
+    select
+        i.*,
+        p.severity is not null as needs_postmortem_from_detection,
+    from incidents as i
+    left join postmortem_severities as p on i.severity = p.severity
+    where i.postmortem_link is null
+),
+
 rca_missing_incidents as (
     select
         'RCA_MISSING' as rule,
@@ -69,20 +83,17 @@ rca_missing_incidents as (
         severity,
         environment,
         case
-            when severity in ('S1', 'S2') then severity || ' incident without a post-mortem link'
+            when needs_postmortem_from_detection then severity || ' incident without a post-mortem link'
             else severity || ' production incident past its SLA without a post-mortem link'
         end as detail,
         case
-            when severity in ('S1', 'S2') then detected_at
+            when needs_postmortem_from_detection then detected_at
             else {{ dbt.dateadd('second', 'sla_target_hours * 3600', 'detected_at') }}
         end as since,
         cast(null as {{ dbt.type_string() }}) as url,
-    from incidents
-    where postmortem_link is null
-        and (
-            severity in ('S1', 'S2')
-            or (environment = 'production' and sla_breached)
-        )
+    from incidents_without_postmortem
+    where needs_postmortem_from_detection
+        or (environment = 'production' and sla_breached)
 ),
 
 -- Deferred at the as-of (from the status history, not the export's current

@@ -14,17 +14,19 @@ fingerprints as (
     where attributed_release is not null and stack_fingerprint is not null
 ),
 
+environments as (
+    select * from {{ ref('stg_policy__environments') }}
+),
+
+-- Environments in pipeline order; one the policy does not list sorts last.
 deployed as (
-    select
-        service,
-        release,
-        environment,
-        case environment
-            when 'dev' then 1 when 'ci' then 2 when 'test' then 3
-            when 'staging' then 4 when 'production' then 5 else 6
-        end as environment_rank,
-    from deployments
-    group by service, release, environment
+    select distinct
+        d.service,
+        d.release,
+        d.environment,
+        e.rank as environment_rank,
+    from deployments as d
+    left join environments as e on d.environment = e.environment
 ),
 
 multi_environment as (
@@ -32,7 +34,7 @@ multi_environment as (
         service,
         release,
         count(*) as environments_deployed_count,
-        {{ dbt.listagg('environment', "';'", 'order by environment_rank, environment') }} as environments_deployed,
+        {{ dbt.listagg('environment', "';'", 'order by environment_rank nulls last, environment') }} as environments_deployed,
     from deployed
     group by service, release
     having count(*) >= 2

@@ -13,8 +13,7 @@ as_of as (
 ),
 
 statuses as (
-    select status
-    from (values ('new'), ('triaged'), ('in_progress'), ('deferred'), ('resolved'), ('closed')) as s (status)
+    select status from {{ ref('stg_policy__statuses') }}
 ),
 
 transitions as (
@@ -39,7 +38,7 @@ bounds as (
     group by a.as_of
 ),
 
--- DuckDB generate_series: one row per day (days x 6 statuses, not per defect).
+-- DuckDB generate_series: one row per day (days x statuses, not per defect).
 days as (
     select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
     from bounds

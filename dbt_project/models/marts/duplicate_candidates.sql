@@ -5,7 +5,7 @@
 -- defect no block pairs with another has no rows.
 with settings as (
     select candidates_per_defect,
-    from {{ source('raw', 'policy_settings') }}
+    from {{ ref('stg_policy__settings') }}
 ),
 
 pairs as (

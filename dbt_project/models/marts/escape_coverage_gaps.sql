@@ -36,15 +36,15 @@ coverage as (
 ),
 
 components as (
-    select * from {{ source('raw', 'policy_components') }}
+    select * from {{ ref('stg_policy__components') }}
 ),
 
 coverage_exclude as (
-    select path_regex from {{ source('raw', 'policy_coverage_exclude') }}
+    select path_regex from {{ ref('stg_policy__coverage_exclude') }}
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 -- The escapes of release_escape_rate: every escaped defect, and every

@@ -3,5 +3,5 @@
 {{ escape_rate_by_slice(
     'team',
     defects=ref('int_defects'),
-    settings=source('raw', 'policy_settings'),
+    settings=ref('stg_policy__settings'),
 ) }}

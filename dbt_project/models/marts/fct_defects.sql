@@ -43,7 +43,7 @@ final as (
         d.rca_link,
         d.segment,
         d.url,
-        s.status_at_as_of in ('new', 'triaged', 'in_progress', 'deferred') as is_open,
+        s.is_open,
         s.has_history,
         d.is_pre_release,
         d.is_escaped,

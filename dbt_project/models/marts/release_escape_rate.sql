@@ -19,7 +19,7 @@ releases as (
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 defect_counts as (

@@ -22,15 +22,15 @@ as_of as (
 ),
 
 gate_rules as (
-    select * from {{ source('raw', 'policy_gate_rules') }}
+    select * from {{ ref('stg_policy__gate_rules') }}
 ),
 
 gate_settings as (
-    select * from {{ source('raw', 'policy_gate_settings') }}
+    select * from {{ ref('stg_policy__gate_settings') }}
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 waivers as (

@@ -21,7 +21,7 @@ as_of as (
 ),
 
 settings as (
-    select * from {{ source('raw', 'policy_settings') }}
+    select * from {{ ref('stg_policy__settings') }}
 ),
 
 -- When a named rollback finished, its target stopped serving.

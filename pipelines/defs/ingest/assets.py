@@ -12,8 +12,9 @@ from pipelines.defs.warehouse import Warehouse
 
 RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sources", "policy_sla",
               "policy_priority_weights", "policy_gate_rules", "policy_gate_settings", "policy_waivers",
-              "policy_production_branches", "policy_components", "policy_coverage_exclude"]
-BOOKKEEPING = ["load_report", "quarantine", "unmapped_values", "ingested_files"]
+              "policy_production_branches", "policy_components", "policy_coverage_exclude",
+              "policy_environments", "policy_statuses", "policy_severities", "policy_postmortem_severities"]
+BOOKKEEPING = ["load_report", "quarantine", "ingested_files"]
 INVARIANT_CHECK = "rows_read_equal_loaded_plus_quarantined"
 # Table names come from the fixed lists above, never from input.
 COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + BOOKKEEPING}

@@ -32,7 +32,7 @@ from pipelines.defs.ingest.manifest import (
 from pipelines.defs.ingest.readers import load_file, load_git
 from pipelines.defs.ingest.report import LoadSummary
 from pipelines.defs.ingest.rules import MACROS
-from pipelines.policy import SOURCES, Policy, glob_regex
+from pipelines.policy import SOURCES, Policy, glob_regex, vocabulary_tables
 
 log = logging.getLogger("defectflow")
 
@@ -42,6 +42,19 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     con.execute("create or replace table raw.policy_vocabulary "
                 "(source varchar, vocabulary varchar, name varchar, canonical varchar)")
     con.executemany("insert into raw.policy_vocabulary values (?, ?, ?, ?)", policy.vocabulary_rows())
+    vocabularies = vocabulary_tables()
+    con.execute("create or replace table raw.policy_environments "
+                "(environment varchar, rank integer, is_pre_release boolean)")
+    con.executemany("insert into raw.policy_environments values (?, ?, ?)", vocabularies.environments)
+    con.execute("create or replace table raw.policy_statuses (status varchar, is_open boolean)")
+    con.executemany("insert into raw.policy_statuses values (?, ?)", vocabularies.statuses)
+    con.execute("create or replace table raw.policy_severities "
+                "(severity varchar, rank integer, priority_factor double)")
+    con.executemany("insert into raw.policy_severities values (?, ?, ?)", vocabularies.severities)
+    con.execute("create or replace table raw.policy_postmortem_severities (severity varchar)")
+    if policy.postmortem_severities:
+        con.executemany("insert into raw.policy_postmortem_severities values (?)",
+                        [(severity,) for severity in policy.postmortem_severities])
     con.execute("create or replace table raw.policy_sources (source varchar, default_environment varchar)")
     con.executemany("insert into raw.policy_sources values (?, ?)",
                     [(name, policy.source(name).default_environment) for name in SOURCES])
@@ -112,48 +125,6 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     )
 
 
-# (entity, field, vocabulary): the raw values the policy maps in staging.
-_MAPPED_FIELDS = (
-    ("defects", "severity", "severity"),
-    ("defects", "environment", "environment"),
-    ("defects", "status", "status"),
-    ("defects", "resolution", "resolution"),
-    ("defect_status_history", "to_status", "status"),
-    ("defect_status_history", "from_status", "status"),
-    ("incidents", "severity", "severity"),
-    ("incidents", "environment", "environment"),
-    ("deployments", "environment", "environment"),
-)
-
-
-def _unmapped(con: duckdb.DuckDBPyConnection, policy: Policy) -> list[tuple[str, str, str, int, str]]:
-    fallback = {
-        "severity": policy.unmapped_severity,
-        "environment": "(kept as is)",
-        "status": "the status category, else resolved if resolved_at is set, else new",
-        "resolution": "(empty)",
-    }
-    found = []
-    for entity, column, vocabulary in _MAPPED_FIELDS:
-        # SQL text: table and column names from the fixed _MAPPED_FIELDS list; the vocabulary is bound.
-        rows = con.execute(
-            f"select r.{column}, count(*) from raw.{entity} as r "
-            f"where r.{column} is not null and not exists (select 1 from raw.policy_vocabulary as v "
-            f"where v.vocabulary = ? and v.source in ('*', r.source_system) "
-            f"and df_match_key(v.name) = df_match_key(r.{column})) "
-            "group by 1 order by 2 desc, 1",
-            [vocabulary],
-        ).fetchall()
-        found.extend((entity, column, value, n, fallback[vocabulary]) for value, n in rows)
-    con.execute(
-        "create or replace table raw.unmapped_values "
-        "(entity varchar, field varchar, raw_value varchar, rows bigint, mapped_to varchar)"
-    )
-    if found:
-        con.executemany("insert into raw.unmapped_values values (?, ?, ?, ?, ?)", found)
-    return found
-
-
 def load_exports(
     con: duckdb.DuckDBPyConnection,
     exports_dir: Path,
@@ -216,4 +187,4 @@ def load_exports(
     unchanged = len(present) - len(reread)
     if unchanged:
         log.info("  %d file(s) unchanged since the last build: kept, not re-read", unchanged)
-    return LoadSummary(files=recorded_reports(con), unmapped=_unmapped(con, policy), reread=reread, removed=removed)
+    return LoadSummary(files=recorded_reports(con), reread=reread, removed=removed)

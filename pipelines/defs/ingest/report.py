@@ -27,7 +27,6 @@ class FileReport:
 @dataclass
 class LoadSummary:
     files: list[FileReport]  # every file of the folder, this build's and the unchanged ones
-    unmapped: list[tuple[str, str, str, int, str]]  # entity, field, raw value, rows, mapped to
     reread: list[str] = field(default_factory=list)  # files read in this build
     removed: list[str] = field(default_factory=list)  # files gone from the folder since the last build
 

@@ -46,7 +46,6 @@ create or replace temp macro df_is_naive(s) as
 create or replace temp macro df_bool(s) as
     case when lower(trim(s)) in ('true', 't', 'yes', 'y', '1') then true
          when lower(trim(s)) in ('false', 'f', 'no', 'n', '0') then false end;
-create or replace temp macro df_match_key(s) as regexp_replace(lower(s), '[^\p{L}\p{N}]+', '', 'g');
 """
 
 SQL_TYPES = {"text": "varchar", "timestamp": "timestamptz", "int": "bigint", "float": "double", "bool": "boolean"}

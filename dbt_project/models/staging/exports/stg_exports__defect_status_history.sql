@@ -25,7 +25,9 @@ mapped as (
              then coalesce(f.canonical, fc.canonical, 'new') end as from_status,
         coalesce(t.canonical, tc.canonical, 'new') as to_status,
         {{ text('h.from_status') }} as from_status_raw,
+        f.canonical is null as from_status_unmapped,
         {{ text('h.to_status') }} as to_status_raw,
+        t.canonical is null as to_status_unmapped,
         h.source_file,
         h.source_row,
     from history as h

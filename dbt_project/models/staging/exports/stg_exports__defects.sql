@@ -51,7 +51,11 @@ mapped as (
             cat.canonical,
             case when d.resolved_at is not null then 'resolved' else 'new' end
         ) as status,
+        {{ text('d.status') }} as status_raw,
+        st.canonical is null as status_unmapped,
         res.canonical as resolution,
+        {{ text('d.resolution') }} as resolution_raw,
+        res.canonical is null as resolution_unmapped,
         {{ text('d.type') }} as type,
         coalesce({{ text('d.service') }}, 'unknown') as service,
         {{ text('d.component') }} as component,
@@ -64,6 +68,7 @@ mapped as (
             else coalesce(env.canonical, trim(d.environment))
         end as environment,
         {{ text('d.environment') }} as environment_raw,
+        env.canonical is null as environment_unmapped,
         {{ text('d.found_in_release') }} as found_in_release,
         {{ text('d.fixed_in_release') }} as fixed_in_release,
         d.created_at,

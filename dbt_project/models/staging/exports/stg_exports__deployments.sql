@@ -17,6 +17,8 @@ mapped as (
         {{ text('d.service') }} as service,
         {{ text('d.release') }} as release,
         coalesce(env.canonical, trim(d.environment)) as environment,
+        {{ text('d.environment') }} as environment_raw,
+        env.canonical is null as environment_unmapped,
         coalesce(lower({{ text('d.segment') }}), 'full') as segment,
         d.started_at,
         d.finished_at,

@@ -29,11 +29,14 @@ mapped as (
         {{ mask_text('i.title') }} as title,
         coalesce(sev.canonical, s.unmapped_severity) as severity,
         {{ text('i.severity') }} as severity_raw,
+        sev.canonical is null as severity_unmapped,
         {{ text('i.service') }} as service,
         case
             when {{ text('i.environment') }} is null then coalesce(src.default_environment, s.default_incident_environment)
             else coalesce(env.canonical, trim(i.environment))
         end as environment,
+        {{ text('i.environment') }} as environment_raw,
+        env.canonical is null as environment_unmapped,
         i.impact_started_at,
         i.detected_at,
         i.acknowledged_at,

@@ -1,5 +1,5 @@
 """`defectflow gate`: the release-gate verdict for one (service, release, environment),
-read from `marts.release_gate` / `marts.release_gate_findings` (METRICS.md "Release gate").
+read from `marts.release_gate` / `marts.release_gate_findings` (docs/metrics.md "Release gate").
 
 The verdict is the build's, with one exception: a waiver that was active at the
 build's as-of but has expired since (relative to now) no longer waives, so a CI

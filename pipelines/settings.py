@@ -26,7 +26,7 @@ class AsOfError(ValueError):
 
 
 def parse_as_of(text: str | None, now: datetime | None = None) -> datetime:
-    """The build's as-of instant (METRICS.md settled detail 13).
+    """The build's as-of instant (docs/metrics.md settled detail 13).
 
     A date alone means the end of that day in UTC, inclusive; a timestamp
     without an offset is UTC; empty means now.
@@ -50,7 +50,7 @@ def parse_as_of(text: str | None, now: datetime | None = None) -> datetime:
 
 
 def report_folder_name(as_of: datetime) -> str:
-    """Reports go to one folder per as-of date (CONTRACT.md section 3)."""
+    """Reports go to one folder per as-of date (docs/contract.md section 3)."""
     return as_of.astimezone(timezone.utc).date().isoformat()
 
 

@@ -1,4 +1,4 @@
-"""The command line's exit codes (CONTRACT.md section 4)."""
+"""The command line's exit codes (docs/contract.md section 4)."""
 
 import shutil
 

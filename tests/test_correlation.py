@@ -1,4 +1,4 @@
-"""Spearman correlation of weekly deployments vs recurrences (METRICS.md "Deployment frequency
+"""Spearman correlation of weekly deployments vs recurrences (docs/metrics.md "Deployment frequency
 vs recurrence"): the pure function against scipy and by hand, and the asset's table."""
 
 from datetime import date, timedelta

@@ -28,7 +28,7 @@ HEADERS = {
     "releases.csv": ["service", "release", "code_freeze_at", "planned_release_at", "rca_link"],
     "commits.csv": ["sha", "branch", "committed_at", "author", "message", "files"],
 }
-# The shipped policy's defaults (METRICS.md "Settled details" 11), enough to read the raw values.
+# The shipped policy's defaults (docs/metrics.md "Settled details" 11), enough to read the raw values.
 ENVIRONMENTS = {
     "prod": "production", "prd": "production", "live": "production", "production": "production",
     "stg": "staging", "stage": "staging", "preprod": "staging", "uat": "staging", "staging": "staging",

@@ -7,7 +7,7 @@
     (extract(epoch from {{ end_ts }}) - extract(epoch from {{ start_ts }})) / 3600.0
 {%- endmacro %}
 
-{#- Continuous percentile (linear interpolation), METRICS.md "Percentiles". -#}
+{#- Continuous percentile (linear interpolation), docs/metrics.md "Percentiles". -#}
 {% macro percentile_cont(expr, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont', 'defectflow')(expr, fraction)) }}
 {%- endmacro %}
@@ -51,7 +51,7 @@
 {%- endmacro %}
 
 {#- One served deployment per (service, environment, finished_at): ties on
-    finished_at break on started_at, then deployment_id (METRICS.md settled
+    finished_at break on started_at, then deployment_id (docs/metrics.md settled
     detail 3), so an as-of join has one candidate per instant. -#}
 {% macro latest_deployment_per_instant(deployments) -%}
     select service, environment, finished_at, release, deployment_id
@@ -75,7 +75,7 @@
     set variable df_person_pattern = (select pattern from {{ ref('stg_exports__person_pattern') }})
 {%- endmacro %}
 
-{#- A failure's identity across runs and reports (METRICS.md "Stack
+{#- A failure's identity across runs and reports (docs/metrics.md "Stack
     fingerprint"): the lower-cased text with temp paths replaced by `tmp`,
     framework frames dropped when the trace also has in-app frames, then
     UUIDs, 0x addresses, hex ids, line numbers and other numbers removed and
@@ -128,7 +128,7 @@
 
 {#- Mean of a double, summed exactly. DuckDB's parallel avg over doubles adds
     in whatever order the threads finish, so two builds of the same data
-    differed in the last digit (METRICS.md: identical tables); a decimal sum
+    differed in the last digit (docs/metrics.md: identical tables); a decimal sum
     is integer arithmetic. Values are kept to 1e-9. -#}
 {% macro mean(expr) -%}
     cast(avg(cast({{ expr }} as decimal(38, 9))) as double)

@@ -1,4 +1,4 @@
-{#- METRICS.md "Time to detect and time to resolve" (settled detail 7), in one
+{#- docs/metrics.md "Time to detect and time to resolve" (settled detail 7), in one
     place: detection_resolution_by_environment and the
     detection_resolution_by_<slice> marts call these, so the definitions
     cannot drift apart. -#}

@@ -1,4 +1,4 @@
-{#- METRICS.md "Defect escape rate", in one place: release_escape_rate and
+{#- docs/metrics.md "Defect escape rate", in one place: release_escape_rate and
     the escape_rate_by_<slice> marts call these, so the definitions cannot
     drift apart. -#}
 

@@ -1,5 +1,5 @@
 {{ config(meta={"dagster": {"ref": {"name": "defect_clusters"}}}) }}
--- defect_clusters is consistent with itself (METRICS.md "Duplicates,
+-- defect_clusters is consistent with itself (docs/metrics.md "Duplicates,
 -- clusters, recurrence"): cluster_size is the number of rows of the cluster,
 -- cluster_id is its smallest defect_id, and recurrence_of is another defect
 -- of the same cluster resolved `fixed` at or before the as-of, strictly

@@ -1,5 +1,5 @@
 {{ config(meta={"dagster": {"ref": {"name": "deploy_frequency_recurrence"}}}) }}
--- deploy_frequency_recurrence is dense (METRICS.md "Deployment frequency vs
+-- deploy_frequency_recurrence is dense (docs/metrics.md "Deployment frequency vs
 -- recurrence"): per service, every week_start is a Monday, the series runs
 -- from the first to the last week with a served production deployment
 -- (int_delivery_deployments), the row count is (last - first) / 7 + 1, and

@@ -1,6 +1,6 @@
 {{ config(meta={"dagster": {"ref": {"name": "duplicate_candidates"}}}) }}
 -- duplicate_candidates agrees with the policy and with defect_clusters
--- (METRICS.md "Duplicates, clusters, recurrence"): ranks run 1, 2, ... up to
+-- (docs/metrics.md "Duplicates, clusters, recurrence"): ranks run 1, 2, ... up to
 -- policy.candidates_per_defect with the score never rising, above_threshold
 -- is score >= policy.duplicate_threshold, a pair has one score from both
 -- sides, and an above-threshold pair lies inside one cluster. Returns one row

@@ -1,7 +1,7 @@
 {{ config(meta={"dagster": {"ref": {"name": "escape_coverage_gaps"}}}) }}
 -- is_gap is line coverage below policy.coverage_gap_threshold or a file
 -- absent from every report before the first production deployment; NULL when
--- there is no file or no production deployment (METRICS.md "Escape-to-coverage gaps").
+-- there is no file or no production deployment (docs/metrics.md "Escape-to-coverage gaps").
 with gaps as (
     select * from {{ ref('escape_coverage_gaps') }}
 ),

@@ -1,6 +1,6 @@
 {{ config(meta={"dagster": {"ref": {"name": "release_escape_rate"}}}) }}
 -- rca_required is escape_rate > policy.escape_rate_rca_threshold, NULL when
--- the rate is NULL (METRICS.md "Defect escape rate", settled detail 6).
+-- the rate is NULL (docs/metrics.md "Defect escape rate", settled detail 6).
 with rates as (
     select * from {{ ref('release_escape_rate') }}
 ),

@@ -1,5 +1,5 @@
 """Deployment frequency vs recurrence: Spearman correlation per service and pooled
-(METRICS.md "Deployment frequency vs recurrence").
+(docs/metrics.md "Deployment frequency vs recurrence").
 
 dbt builds the weekly series (marts.deploy_frequency_recurrence); the rank
 correlation and its p-value come from scipy, which SQL has no equivalent for.

@@ -1,4 +1,4 @@
--- The build's as-of instant: nothing after it is counted (METRICS.md conventions).
+-- The build's as-of instant: nothing after it is counted (docs/metrics.md conventions).
 with build as (
     select * from {{ ref('stg_ingest__build_info') }}
 ),

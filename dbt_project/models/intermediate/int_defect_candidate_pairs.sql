@@ -1,5 +1,5 @@
 {{ config(materialized="table") }}
-{#- Pair score weights (METRICS.md "Duplicates, clusters, recurrence"); they
+{#- Pair score weights (docs/metrics.md "Duplicates, clusters, recurrence"); they
     sum to 1 so the score is in [0, 1]. -#}
 {%- set w_stack = 0.5 -%}
 {%- set w_title = 0.35 -%}
@@ -7,7 +7,7 @@
 {#- A title token in more defects than this is too common to block on (a
     project variable so unit tests can use small blocks). -#}
 {%- set rare_token_max_defects = var('duplicate_rare_token_max_defects', 50) -%}
--- Scored candidate duplicate pairs (METRICS.md "Duplicates, clusters,
+-- Scored candidate duplicate pairs (docs/metrics.md "Duplicates, clusters,
 -- recurrence"), one row per unordered pair (defect_id < candidate_id), over
 -- every defect known at the as-of, duplicates included. Pairs come from
 -- blocking, never from all pairs: defects sharing a stack fingerprint, a

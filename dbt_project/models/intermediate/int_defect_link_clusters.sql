@@ -1,5 +1,5 @@
 {{ config(materialized="table") }}
--- Defect clusters and recurrence (METRICS.md "Duplicates, clusters,
+-- Defect clusters and recurrence (docs/metrics.md "Duplicates, clusters,
 -- recurrence"): explicit duplicate links plus candidate pairs scoring at or
 -- above policy.duplicate_threshold, connected. Every defect known at the
 -- as-of takes part, duplicates included; a link to a defect that is not known

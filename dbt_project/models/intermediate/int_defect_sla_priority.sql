@@ -1,4 +1,4 @@
--- SLA (METRICS.md "SLA") and priority score (METRICS.md "Priority score") per
+-- SLA (docs/metrics.md "SLA") and priority score (docs/metrics.md "Priority score") per
 -- defect known at the as-of, to be joined into fct_defects by defect_id.
 -- Recurrence comes from int_defect_link_clusters (explicit duplicate links
 -- and above-threshold candidate pairs, connected).

@@ -1,4 +1,4 @@
--- Each defect's stack fingerprint (METRICS.md "Stack fingerprint", macro
+-- Each defect's stack fingerprint (docs/metrics.md "Stack fingerprint", macro
 -- `stack_fingerprint`, the one fct_test_cases uses), duplicates included:
 -- they take part in clustering. Computed over the masked stack trace, the
 -- only one models may read; masking can change a fingerprint only where the

@@ -1,5 +1,5 @@
 -- One row per period a counted defect spent in one status category, as known
--- at the as-of (METRICS.md settled details 1, 2, 12). A defect with status
+-- at the as-of (docs/metrics.md settled details 1, 2, 12). A defect with status
 -- history starts, at created_at, in the status before its first history row
 -- (that row's from_status, else `new`) and takes each to_status at its
 -- changed_at (a change before created_at takes effect at created_at); one

@@ -1,5 +1,5 @@
 -- Production deployments finished at the as-of, with what change failure rate,
--- recovery time and lead time need (METRICS.md "Change failure rate",
+-- recovery time and lead time need (docs/metrics.md "Change failure rate",
 -- "Delivery metrics", settled details 3 and 9).
 with deployments as (
     select * from {{ ref('int_deployments') }}

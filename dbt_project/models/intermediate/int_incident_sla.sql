@@ -1,4 +1,4 @@
--- SLA per incident detected at or before the as-of (METRICS.md "SLA"), to be
+-- SLA per incident detected at or before the as-of (docs/metrics.md "SLA"), to be
 -- joined into fct_incidents by incident_id. The clock starts at detected_at.
 with incidents as (
     select incident_id, severity, detected_at, resolved_at_as_of from {{ ref('int_incidents') }}

@@ -1,5 +1,5 @@
 -- One row per (service, release, target environment) the release gate
--- evaluates (METRICS.md settled detail 10), with the release's previous
+-- evaluates (docs/metrics.md settled detail 10), with the release's previous
 -- release and code freeze; the release order is int_release_order's.
 with releases as (
     select * from {{ ref('int_release_order') }}

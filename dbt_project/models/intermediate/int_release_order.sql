@@ -1,6 +1,6 @@
 -- Every known release of a service with its place in the service's release
 -- order: planned_release_at, else the first served production deployment
--- (METRICS.md settled detail 10). Version strings are never sorted as text.
+-- (docs/metrics.md settled detail 10). Version strings are never sorted as text.
 -- Releases that were only deployed (hotfixes have no releases.csv row) are
 -- included, because version skew counts them between a running release and
 -- production's; the release gate evaluates the others (`is_gate_release`:

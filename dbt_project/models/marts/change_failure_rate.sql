@@ -1,4 +1,4 @@
--- METRICS.md "Change failure rate" and settled details 3 and 9.
+-- docs/metrics.md "Change failure rate" and settled details 3 and 9.
 with deployments as (
     select * from {{ ref('int_delivery_deployments') }}
 ),

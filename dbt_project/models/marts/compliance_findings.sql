@@ -1,4 +1,4 @@
--- METRICS.md "Compliance findings": one row per (rule, entity) at the as-of.
+-- docs/metrics.md "Compliance findings": one row per (rule, entity) at the as-of.
 -- Defect rules skip duplicates (they count through the defect they
 -- duplicate); fct_defects and fct_incidents hold only as-of-visible records
 -- with their status, resolution and SLA as of the as-of.

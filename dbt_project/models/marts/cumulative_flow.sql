@@ -1,4 +1,4 @@
--- Cumulative flow (METRICS.md "Cumulative flow", settled details 1, 2, 12):
+-- Cumulative flow (docs/metrics.md "Cumulative flow", settled details 1, 2, 12):
 -- for each UTC day from the first counted defect to the as-of day, the number
 -- of non-duplicate defects in each status category at the end of the day (the
 -- as-of day ends at the as-of). Derived from transitions, not a per-defect

@@ -1,4 +1,4 @@
--- Release milestones for the cumulative-flow chart (METRICS.md "Cumulative
+-- Release milestones for the cumulative-flow chart (docs/metrics.md "Cumulative
 -- flow": the release-gate view adds `gate`, the release milestones from the
 -- releases export). One row per (service, release, gate) whose date falls in
 -- the cumulative_flow day range: `code_freeze` on the UTC day of

@@ -1,4 +1,4 @@
--- Aging (METRICS.md "Aging", settled details 1, 2, 8): for each ISO week from
+-- Aging (docs/metrics.md "Aging", settled details 1, 2, 8): for each ISO week from
 -- the first counted defect's week to the as-of week, the defects open at the
 -- week's snapshot instant, by severity and age bucket. A full week's instant is
 -- the following Monday 00:00 UTC, exclusive (state after every change before

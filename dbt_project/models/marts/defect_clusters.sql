@@ -1,4 +1,4 @@
--- METRICS.md "Duplicates, clusters, recurrence": one row per defect known at
+-- docs/metrics.md "Duplicates, clusters, recurrence": one row per defect known at
 -- the as-of (duplicates included), with its cluster and recurrence. Clusters
 -- connect explicit duplicate links and candidate pairs at or above
 -- policy.duplicate_threshold (int_defect_link_clusters).

@@ -1,4 +1,4 @@
--- METRICS.md "Delivery metrics": the four DORA keys beside MTTA and reopen
+-- docs/metrics.md "Delivery metrics": the four DORA keys beside MTTA and reopen
 -- rate, per (service, week_start) and per service over the whole window
 -- (week_start NULL).
 with deployments as (

@@ -1,4 +1,4 @@
--- METRICS.md "Deployment frequency vs recurrence": per (service, week_start),
+-- docs/metrics.md "Deployment frequency vs recurrence": per (service, week_start),
 -- every week from the service's first to its last production deployment
 -- week, weeks without deployments included.
 with deployments as (

@@ -1,4 +1,4 @@
--- METRICS.md "Time to detect and time to resolve" and settled detail 7; the
+-- docs/metrics.md "Time to detect and time to resolve" and settled detail 7; the
 -- definitions are the macros in macros/detection_resolution.sql, shared with
 -- detection_resolution_by_<slice>.
 with defects as (

@@ -1,4 +1,4 @@
--- METRICS.md "Duplicates, clusters, recurrence": for every defect known at
+-- docs/metrics.md "Duplicates, clusters, recurrence": for every defect known at
 -- the as-of (duplicates included), its `candidates_per_defect` highest-scoring
 -- other defects among the blocked, scored pairs of int_defect_candidate_pairs
 -- (an approximate nearest-neighbour search: blocking, never all pairs). A

@@ -1,4 +1,4 @@
--- METRICS.md "Escape-to-coverage gaps": for each escape, the files changed by
+-- docs/metrics.md "Escape-to-coverage gaps": for each escape, the files changed by
 -- the commits that name its defect, with their line coverage in the latest
 -- coverage report before the release's first production deployment.
 with defects as (

@@ -1,4 +1,4 @@
--- One row per (coverage report, file) (CONTRACT.md section 3). line_coverage
+-- One row per (coverage report, file) (docs/contract.md section 3). line_coverage
 -- is NULL for a file with no coverable lines (an empty denominator).
 with coverage as (
     select * from {{ ref('stg_exports__coverage') }}

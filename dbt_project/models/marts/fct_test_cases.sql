@@ -1,4 +1,4 @@
--- One row per executed test case (CONTRACT.md section 3).
+-- One row per executed test case (docs/contract.md section 3).
 with cases as (
     select * from {{ ref('stg_exports__test_cases') }}
 ),

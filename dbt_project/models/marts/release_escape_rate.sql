@@ -1,4 +1,4 @@
--- METRICS.md "Defect escape rate" and settled detail 6; the definitions are
+-- docs/metrics.md "Defect escape rate" and settled detail 6; the definitions are
 -- the macros in macros/escape_rate.sql, shared with escape_rate_by_<slice>.
 with defects as (
     select * from {{ ref('int_defects') }}

@@ -1,5 +1,5 @@
 -- One row per (service, release, target environment): PASS, or HOLD when a
--- rule fired without an active waiver (METRICS.md "Release gate").
+-- rule fired without an active waiver (docs/metrics.md "Release gate").
 with keys as (
     select * from {{ ref('int_release_gate_keys') }}
 ),

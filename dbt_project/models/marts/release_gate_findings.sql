@@ -1,5 +1,5 @@
 -- One row per gate rule that fired for a (service, release, environment)
--- (METRICS.md "Release gate", settled detail 10), waived or not.
+-- (docs/metrics.md "Release gate", settled detail 10), waived or not.
 with keys as (
     select * from {{ ref('int_release_gate_keys') }}
 ),

@@ -1,5 +1,5 @@
 {#-
-    No value of the column is after the build's as-of instant (METRICS.md,
+    No value of the column is after the build's as-of instant (docs/metrics.md,
     settled detail 1: nothing after the as-of is counted or has happened yet).
     NULL passes.
 -#}

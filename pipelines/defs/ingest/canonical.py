@@ -1,4 +1,4 @@
-"""The canonical model: the entities of CONTRACT.md section 1 (and waivers.csv) and their columns.
+"""The canonical model: the entities of docs/contract.md section 1 (and waivers.csv) and their columns.
 
 Every adapter produces rows of these entities; the canonical CSV is their
 lingua franca. Column names and types here are the `raw` schema's.
@@ -120,7 +120,7 @@ COMMITS = Entity(
     key=("sha",),
 )
 
-# Time-bound release-gate waivers (METRICS.md settled detail 10), beside policy.waivers.
+# Time-bound release-gate waivers (docs/metrics.md settled detail 10), beside policy.waivers.
 WAIVERS = Entity(
     "waivers",
     _cols(

@@ -181,6 +181,6 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
                        f"(first line: {head.splitlines()[0][:80] if head.strip() else 'blank'!r})")
     raise Rejected(
         f"unknown CSV: the header ({', '.join(h.strip() for h in header[:8])}) is neither a Jira export nor a "
-        "canonical CSV (e.g. defects.csv needs defect_id, title, created_at; see CONTRACT.md section 1)",
+        "canonical CSV (e.g. defects.csv needs defect_id, title, created_at; see docs/contract.md section 1)",
         "csv",
     )

@@ -2,7 +2,7 @@
 {{ config(materialized="table", pre_hook="{{ set_person_pattern() }}") }}
 -- depends_on: {{ ref('stg_exports__person_pattern') }}
 
--- Release-gate waivers from both places a team keeps them (METRICS.md settled
+-- Release-gate waivers from both places a team keeps them (docs/metrics.md settled
 -- detail 10): the policy file's `waivers` and any waivers.csv in the exports.
 -- The same waiver given in both is one waiver.
 with from_policy as (

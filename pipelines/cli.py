@@ -125,9 +125,12 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     }
     # dbt's own log (a line per model and test) goes to a file beside the
     # warehouse; the terminal gets one progress line per model.
-    with build_log.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-        with dg.DagsterInstance.ephemeral() as instance:
-            result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    with (
+        build_log.open("w", encoding="utf-8") as sink,
+        contextlib.redirect_stdout(sink),
+        dg.DagsterInstance.ephemeral() as instance,
+    ):
+        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     if not result.success:
         raise BuildFailed(_failure_message(result, build_log))
 
@@ -386,7 +389,8 @@ def _parser() -> argparse.ArgumentParser:
 
     build = sub.add_parser("build", help="the weekly build: ingest, models, checks, reports",
                            description="Exit codes: 0 ok, 2 failed, 3 built with rejected files.")
-    build.add_argument("--exports", default=str(DEFAULT_EXPORTS), help="folder of export files (default: data/exports/)")
+    build.add_argument("--exports", default=str(DEFAULT_EXPORTS),
+                       help="folder of export files (default: data/exports/)")
     warehouse_and_reports(build)
     build.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "

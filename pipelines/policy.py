@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -126,7 +126,7 @@ class Waiver(_Strict):
     @field_validator("expires_at")
     @classmethod
     def _utc_when_naive(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class PriorityWeights(_Strict):
@@ -136,7 +136,7 @@ class PriorityWeights(_Strict):
     no_workaround: float = 0.15
 
     @model_validator(mode="after")
-    def _sum_to_one(self) -> "PriorityWeights":
+    def _sum_to_one(self) -> PriorityWeights:
         total = self.severity + self.recurrence + self.users + self.no_workaround
         if abs(total - 1.0) > 1e-9:
             raise ValueError(f"weights must sum to 1, they sum to {total:g}")
@@ -334,7 +334,7 @@ class Policy(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _no_ambiguous_names(self) -> "Policy":
+    def _no_ambiguous_names(self) -> Policy:
         for name in ("environments", "severities", "statuses", "resolutions"):
             seen: dict[str, str] = {}
             for canonical, raws in getattr(self, name).items():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import dagster as dg
@@ -32,11 +32,11 @@ def parse_as_of(text: str | None, now: datetime | None = None) -> datetime:
     without an offset is UTC; empty means now.
     """
     if not text:
-        return (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+        return (now or datetime.now(UTC)).astimezone(UTC)
     value = text.strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         day = datetime.fromisoformat(value).date()
-        return datetime.combine(day, time.max, tzinfo=timezone.utc)
+        return datetime.combine(day, time.max, tzinfo=UTC)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -45,13 +45,13 @@ def parse_as_of(text: str | None, now: datetime | None = None) -> datetime:
             "(2026-06-30T12:00:00Z)"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def report_folder_name(as_of: datetime) -> str:
     """Reports go to one folder per as-of date (docs/contract.md section 3)."""
-    return as_of.astimezone(timezone.utc).date().isoformat()
+    return as_of.astimezone(UTC).date().isoformat()
 
 
 class BuildSettings(dg.ConfigurableResource):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 
@@ -88,7 +88,7 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
             ) from None
         lock.seek(0)
         lock.truncate()
-        lock.write(f"pid {os.getpid()}, started {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        lock.write(f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
         lock.flush()
         for leftover in warehouse.parent.glob(f".{warehouse.name}.building-*"):
             leftover.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def test_git_not_installed(tmp_path, monkeypatch):
 
 
 def test_the_ingest_loads_the_repository_once_and_again_only_when_it_changes(history, tmp_path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pipelines.defs.ingest.loader import load_exports
     from pipelines.policy import load_policy
@@ -142,7 +143,7 @@ def test_the_ingest_loads_the_repository_once_and_again_only_when_it_changes(his
     repo, shas = history
     exports = tmp_path / "exports"
     exports.mkdir()
-    as_of = datetime(2024, 6, 1, tzinfo=timezone.utc)
+    as_of = datetime(2024, 6, 1, tzinfo=UTC)
     with connect(tmp_path / "w.duckdb") as con:
         first = load_exports(con, exports, load_policy(), as_of, git_repo=repo)
         report = [f for f in first.files if f.source_file == f"git:{repo}"]

@@ -6,7 +6,7 @@ Expected values were read from the sample files by hand (see
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -201,7 +201,7 @@ def _instant(text: str) -> datetime | None:
     if not text:
         return None
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)  # shipped default_timezone: UTC
+    return value if value.tzinfo else value.replace(tzinfo=UTC)  # shipped default_timezone: UTC
 
 
 def test_pagerduty_writer_round_trip(tmp_path, canonical_sample):

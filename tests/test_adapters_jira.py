@@ -141,7 +141,7 @@ def test_duplicate_of_only_where_this_issue_duplicates_the_other(links_sample):
 def test_every_issue_link_phrased_from_its_own_side(links_sample):
     links = links_sample.tables["defect_links"]
     assert len(links) == 16
-    as_tuples = {(l["defect_id"], l["linked_defect_id"], l["link_type"]) for l in links}
+    as_tuples = {(link["defect_id"], link["linked_defect_id"], link["link_type"]) for link in links}
     assert {
         ("DZFNK0168-1", "DZFNK0168-5", "is blocked by"),
         ("DZFNK0168-5", "DZFNK0168-1", "blocks"),
@@ -152,7 +152,7 @@ def test_every_issue_link_phrased_from_its_own_side(links_sample):
         ("DZFNK0168-20", "IP8CUD168-35406", "is blocked by"),
     } <= as_tuples
     keys = {d["defect_id"] for d in links_sample.tables["defects"]}
-    assert sum(l["linked_defect_id"] not in keys for l in links) == 6  # kept
+    assert sum(link["linked_defect_id"] not in keys for link in links) == 6  # kept
 
 
 def test_names_map_display_names_and_v3_rich_text():
@@ -261,7 +261,7 @@ def test_duplicate_pairs_become_links():
     links = parsed.tables["defect_links"]
     assert len(links) == 127  # 126 rows, one cell holds two ids
     assert links[0] == {"defect_id": "13478452", "linked_defect_id": "13478269", "link_type": "duplicates"}
-    two = [l["defect_id"] for l in links if l["linked_defect_id"] == "13438913"]
+    two = [link["defect_id"] for link in links if link["linked_defect_id"] == "13438913"]
     assert two == ["13547000", "13396667"]
     assert parsed.notes == ["127 duplicate links from 126 rows"]
 

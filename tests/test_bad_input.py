@@ -16,7 +16,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,7 @@ from pipelines.defs.ingest.report import LoadSummary
 from pipelines.policy import load_policy
 from pipelines.warehouse import connect
 
-AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 3, 31, tzinfo=UTC)
 T = "2026-03-01T10:00:00Z"  # a well-formed timestamp with an offset
 
 
@@ -280,7 +280,7 @@ def test_utf8_bom_canonical_csv_loads(ingest):
     assert (report["rows_read"], report["rows_loaded"], report["rows_quarantined"]) == (1, 1, 0)
     # the BOM is not part of the first column's name: defect_id was found and read
     assert loaded.defects("bom_defects.csv", "defect_id, title, created_at") == [
-        ("BOM-1", "Café crash", datetime(2026, 3, 1, 10, tzinfo=timezone.utc))]
+        ("BOM-1", "Café crash", datetime(2026, 3, 1, 10, tzinfo=UTC))]
     loaded.assert_nothing_else_lost()
 
 
@@ -355,7 +355,7 @@ def test_timestamps_without_offset_load_and_are_counted(ingest):
     report = loaded.report("naive_defects.csv")
     assert (report["rows_read"], report["rows_loaded"], report["rows_quarantined"]) == (4, 4, 0)
     assert report["naive_timestamps"] == 4  # N-1 one, N-2 two, N-3 one, N-4 none
-    utc = timezone.utc
+    utc = UTC
     assert loaded.defects("naive_defects.csv", "defect_id, created_at, resolved_at") == [
         ("N-1", datetime(2026, 3, 1, 10, tzinfo=utc), None),
         ("N-2", datetime(2026, 3, 1, 10, tzinfo=utc), datetime(2026, 3, 2, 11, 30, tzinfo=utc)),
@@ -387,7 +387,7 @@ def test_dst_gap_in_the_policy_zone_is_quarantined(ingest, tmp_path):
     assert row == 2 and record["defect_id"] == "DST-2"
     assert reason == ("created_at: local time 2026-03-29T02:30:00 does not exist in Europe/Berlin "
                       "(daylight-saving gap)")
-    utc = timezone.utc
+    utc = UTC
     assert loaded.defects("dst_defects.csv", "defect_id, created_at") == [
         ("DST-1", datetime(2026, 3, 29, 0, 30, tzinfo=utc)),  # CET, +01:00
         ("DST-3", datetime(2026, 3, 29, 1, 30, tzinfo=utc)),  # CEST, +02:00

@@ -40,20 +40,21 @@ def test_a_successful_build_swaps_the_copy_in(tmp_path):
 def test_a_failed_build_leaves_the_previous_warehouse(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     _write_marker(warehouse, "old")
-    with pytest.raises(RuntimeError, match="boom"):
-        with build_copy(warehouse) as copy:
-            _write_marker(copy.path, "half-built")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), build_copy(warehouse) as copy:
+        _write_marker(copy.path, "half-built")
+        raise RuntimeError("boom")
     assert _marker(warehouse) == "old"
     assert not list(tmp_path.glob(".w.duckdb.building-*"))
 
 
 def test_a_second_build_is_refused_with_a_clear_message(tmp_path):
     warehouse = tmp_path / "w.duckdb"
-    with build_copy(warehouse):
-        with pytest.raises(WarehouseBusy, match=r"another build is writing .*w\.duckdb \(pid \d+, started"):
-            with build_copy(warehouse):
-                pass
+    with (
+        build_copy(warehouse),
+        pytest.raises(WarehouseBusy, match=r"another build is writing .*w\.duckdb \(pid \d+, started"),
+        build_copy(warehouse),
+    ):
+        pass
     with build_copy(warehouse):  # released when the first build ends
         pass
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,10 +23,9 @@ from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.defs.ingest.report import LoadSummary
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
-
 from tests.conftest import ROOT, SAMPLES
 
-AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 3, 31, tzinfo=UTC)
 POLICY = load_policy()
 POLICY_SHA = policy_fingerprint(SHIPPED_POLICY.read_text(encoding="utf-8"))
 # Every raw table the ingest fills from the folder (build_info holds the build time, so it differs by design).
@@ -227,7 +226,7 @@ def test_other_policy_rereads_everything(builds, tmp_path):
     builds.build()
     # D2 was created at a wall-clock time without offset: the policy's zone decides its instant
     naive = "select created_at from raw.defects where defect_id = 'D2'"
-    assert builds.con.execute(naive).fetchone()[0] == datetime(2026, 3, 2, 10, tzinfo=timezone.utc)
+    assert builds.con.execute(naive).fetchone()[0] == datetime(2026, 3, 2, 10, tzinfo=UTC)
     policy_file = tmp_path / "berlin.yml"
     policy_file.write_text(SHIPPED_POLICY.read_text(encoding="utf-8") + "\ndefault_timezone: Europe/Berlin\n",
                            encoding="utf-8")
@@ -236,7 +235,7 @@ def test_other_policy_rereads_everything(builds, tmp_path):
 
     summary = builds.build(berlin, berlin_sha)
     assert sorted(summary.reread) == builds.files()
-    assert builds.con.execute(naive).fetchone()[0] == datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    assert builds.con.execute(naive).fetchone()[0] == datetime(2026, 3, 2, 9, tzinfo=UTC)
     builds.assert_equals_fresh_load(berlin, berlin_sha)
     # and the same policy again: nothing to do
     assert builds.build(berlin, berlin_sha).reread == []

@@ -14,12 +14,12 @@ def query(build, sql):
 
 
 def test_load_report_and_quarantine(tiny_build):
-    rows = dict(
-        (name.rsplit("/", 1)[-1], (read, loaded, quarantined, naive))
+    rows = {
+        name.rsplit("/", 1)[-1]: (read, loaded, quarantined, naive)
         for name, read, loaded, quarantined, naive in query(
             tiny_build, "select source_file, rows_read, rows_loaded, rows_quarantined, naive_timestamps from raw.load_report"
         )
-    )
+    }
     # D12 is resolved before it was created; D2's created_at has no offset
     assert rows["defects.csv"] == (12, 11, 1, 1)
     assert rows["deployments.csv"] == (10, 10, 0, 0)
@@ -137,12 +137,7 @@ def test_build_appends_headline_figures_to_history(tiny_build):
     assert as_of.isoformat().startswith("2026-03-31T00:00:00")
 
 
-CONTRACT_TABLES = (
-    "fct_defects fct_incidents fct_deployments fct_test_cases fct_coverage release_escape_rate "
-    "detection_resolution_by_environment defect_aging cumulative_flow change_failure_rate defect_clusters "
-    "duplicate_candidates deploy_frequency_recurrence deploy_recurrence_correlation release_gate "
-    "compliance_findings escape_coverage_gaps delivery_metrics"
-).split()
+CONTRACT_TABLES = ["fct_defects", "fct_incidents", "fct_deployments", "fct_test_cases", "fct_coverage", "release_escape_rate", "detection_resolution_by_environment", "defect_aging", "cumulative_flow", "change_failure_rate", "defect_clusters", "duplicate_candidates", "deploy_frequency_recurrence", "deploy_recurrence_correlation", "release_gate", "compliance_findings", "escape_coverage_gaps", "delivery_metrics"]
 
 
 def test_every_contract_table_exists_and_every_mart_column_is_documented(tiny_build):

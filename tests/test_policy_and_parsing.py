@@ -1,6 +1,6 @@
 """Unit tests: policy validation and mapping, as-of and timestamp parsing."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
@@ -38,7 +38,7 @@ def test_postmortem_severities_default_and_override(tmp_path):
     own.write_text("postmortem_severities: [S1]\n")
     assert load_policy(own).postmortem_severities == ["S1"]
     own.write_text("postmortem_severities: [P1]\n")
-    with pytest.raises(PolicyError, match="postmortem_severities.0"):
+    with pytest.raises(PolicyError, match=r"postmortem_severities\.0"):
         load_policy(own)
 
 
@@ -69,10 +69,10 @@ def test_weights_must_sum_to_one(tmp_path):
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("2026-06-30", datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=timezone.utc)),
-        ("2026-06-30T12:00:00", datetime(2026, 6, 30, 12, tzinfo=timezone.utc)),
-        ("2026-06-30T12:00:00+02:00", datetime(2026, 6, 30, 10, tzinfo=timezone.utc)),
-        ("2026-06-30T12:00:00Z", datetime(2026, 6, 30, 12, tzinfo=timezone.utc)),
+        ("2026-06-30", datetime(2026, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)),
+        ("2026-06-30T12:00:00", datetime(2026, 6, 30, 12, tzinfo=UTC)),
+        ("2026-06-30T12:00:00+02:00", datetime(2026, 6, 30, 10, tzinfo=UTC)),
+        ("2026-06-30T12:00:00Z", datetime(2026, 6, 30, 12, tzinfo=UTC)),
     ],
 )
 def test_as_of_parsing(text, expected):

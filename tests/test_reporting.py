@@ -383,7 +383,7 @@ def test_render_warns_when_requested_as_of_differs(warehouse: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_render_fails_clearly_without_warehouse(tmp_path: Path) -> None:
-    with pytest.raises(render.ReportRenderError, match="WarehouseError.*nope.duckdb"):
+    with pytest.raises(render.ReportRenderError, match=r"WarehouseError.*nope\.duckdb"):
         render.render_notebook(
             "executive_briefing", {"warehouse": str(tmp_path / "nope.duckdb")}, tmp_path / "r", AS_OF_DATE
         )

@@ -54,7 +54,7 @@ def test_every_cited_section_exists():
     missing = []
     for name, text in _tracked_text().items():
         for match in CITATION.finditer(text):
-            doc, found = match["doc"], headings[match["doc"]]
+            _doc, found = match["doc"], headings[match["doc"]]
             if match["title"]:
                 # a title may wrap onto the next comment line
                 ok = re.sub(r"\s*\n\s*(?:--|#)?\s*", " ", match["title"]) in found

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,11 +20,9 @@ from pipelines.defs.ingest.loader import load_exports
 from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.warehouse import connect
-
 from tests.conftest import SAMPLES
 
-
-AS_OF = datetime(2026, 3, 31, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 3, 31, tzinfo=UTC)
 PR = "junit/publish-unit-test-result-action/"
 
 # file -> [(entity, format, rows_read, rows_loaded, rows_quarantined, naive_timestamps)] for loaded files
@@ -97,7 +95,7 @@ def _reports(con, relative: str) -> list[tuple]:
 
 
 def test_every_sample_file_is_reported_once_per_entity(samples):
-    summary, con = samples
+    summary, _con = samples
     on_disk = sorted(str(p) for p in SAMPLES.rglob("*") if p.is_file())
     assert sorted(summary.reread) == on_disk
     assert sorted({f.source_file for f in summary.files}) == on_disk

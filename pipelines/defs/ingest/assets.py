@@ -6,9 +6,9 @@ import dagster as dg
 from pipelines.defs.ingest.canonical import ENTITIES
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.defs.ingest.manifest import policy_fingerprint
+from pipelines.defs.warehouse import Warehouse
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.settings import BuildSettings
-from pipelines.defs.warehouse import Warehouse
 
 RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sources", "policy_sla",
               "policy_priority_weights", "policy_gate_rules", "policy_gate_settings", "policy_waivers",
@@ -31,7 +31,8 @@ COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + B
             INVARIANT_CHECK,
             asset=["raw", "load_report"],
             blocking=True,
-            description="Per file: rows read = rows loaded + rows quarantined, and the raw tables hold exactly those rows.",
+            description="Per file: rows read = rows loaded + rows quarantined, "
+                        "and the raw tables hold exactly those rows.",
         )
     ],
 )

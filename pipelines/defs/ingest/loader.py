@@ -13,7 +13,7 @@ what the ingest reported on.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -121,7 +121,7 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
     con.execute(
         "create or replace table raw.build_info as select ?::timestamptz as as_of, "
         "?::timestamptz as built_at, ?::varchar as policy_sha256, ?::varchar as exports_dir",
-        [as_of, datetime.now(timezone.utc), policy_sha, str(exports_dir)],
+        [as_of, datetime.now(UTC), policy_sha, str(exports_dir)],
     )
 
 

@@ -121,7 +121,7 @@ def write(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
             issue["fields"]["issuelinks"] = _issue_links(
                 n, record["duplicate_of"], duplicated_by.get(key, []), issue_ids, trackers[n])
             handle.write(("\n" if n == 0 else ",\n") + json.dumps(issue, ensure_ascii=False))
-        names = {field_id: name for field_id, name in _CUSTOM_FIELDS.values()} | _SYSTEM_NAMES
+        names = dict(_CUSTOM_FIELDS.values()) | _SYSTEM_NAMES
         handle.write('\n],"names":' + json.dumps(names, ensure_ascii=False) + "}\n")
     return {FILE: len(records)}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
@@ -95,7 +95,7 @@ def epoch_to_iso(text: str | None) -> str | None:
     try:
         value = float(text)
         seconds = value / 1000 if abs(value) >= _MILLISECONDS_FROM else value
-        return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat()
+        return datetime.fromtimestamp(seconds, tz=UTC).isoformat()
     except (ValueError, OverflowError, OSError):
         return text or None
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from pipelines.defs.ingest.adapters.base import Parsed, ParseContext, Row
+from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import join_list, pick, readable
 
 NAME = "github issues json"

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from pipelines.defs.ingest.adapters.base import Parsed, ParseContext, Row
+from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import instant, pick, readable, resolve
 from pipelines.policy import match_key
 

@@ -82,7 +82,7 @@ def _properties(element: Any) -> dict[str, str]:
 def _enter(suite: Any, scope: _Scope) -> _Scope:
     name = (suite.get("name") or "").strip() if _local(suite.tag) == "testsuite" else ""
     return _Scope(
-        names=scope.names + (name,) if name else scope.names,
+        names=(*scope.names, name) if name else scope.names,
         properties={**scope.properties, **_properties(suite)},
         timestamp=(suite.get("timestamp") or "").strip() or scope.timestamp,
     )

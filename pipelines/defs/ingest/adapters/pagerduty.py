@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pipelines.defs.ingest.adapters.base import Parsed, ParseContext, Row
+from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import instant, join_list, pick, readable, resolve
 
 NAME = "pagerduty incidents json"

@@ -32,28 +32,44 @@ settings as (
 
 -- What the staging models put in place of a value nobody listed.
 fallbacks as (
-    select 'severity' as field, unmapped_severity as mapped_to from settings
+    select
+        'severity' as field,
+        unmapped_severity as mapped_to
+    from settings
     union all
-    select 'environment', '(kept as is)'
+    select
+        'environment',
+        '(kept as is)'
     union all
-    select 'status', 'the status category, else resolved if resolved_at is set, else new'
+    select
+        'status',
+        'the status category, else resolved if resolved_at is set, else new'
     union all
-    select 'resolution', '(empty)'
+    select
+        'resolution',
+        '(empty)'
     union all
-    select 'from_status', 'the status category, else new'
+    select
+        'from_status',
+        'the status category, else new'
     union all
-    select 'to_status', 'the status category, else new'
+    select
+        'to_status',
+        'the status category, else new'
 ),
 
 -- A missing value is not unmapped: the default for a missing value applies.
 unmapped as (
     {%- for entity, field in mapped_fields %}
-    select '{{ entity }}' as entity, '{{ field }}' as field, {{ field }}_raw as raw_value,
-    from {{ entity }}
-    where {{ field }}_unmapped and {{ field }}_raw is not null
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ entity }}' as entity,
+            '{{ field }}' as field,
+            {{ field }}_raw as raw_value
+        from {{ entity }}
+        where {{ field }}_unmapped and {{ field }}_raw is not null
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -63,7 +79,7 @@ final as (
         u.field,
         u.raw_value,
         count(*) as rows,
-        f.mapped_to,
+        f.mapped_to
     from unmapped as u
     inner join fallbacks as f on u.field = f.field
     group by u.entity, u.field, u.raw_value, f.mapped_to

@@ -20,7 +20,7 @@ final as (
         release_gate.environment,
         release_gate.verdict,
         release_gate.fired_rules,
-        release_gate.waived_rules,
+        release_gate.waived_rules
     from release_gate
     cross join build
     {% if is_incremental() %}

@@ -24,7 +24,7 @@ final as (
         headline.environment,
         headline.value,
         headline.n,
-        headline.severity,
+        headline.severity
     from headline
     cross join build
     {% if is_incremental() %}

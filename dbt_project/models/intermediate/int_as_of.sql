@@ -4,7 +4,10 @@ with build as (
 ),
 
 final as (
-    select as_of, built_at from build
+    select
+        as_of,
+        built_at
+    from build
 )
 
 select * from final

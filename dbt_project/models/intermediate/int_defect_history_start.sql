@@ -8,7 +8,7 @@ with transitions as (
 final as (
     select
         defect_id,
-        from_status as status_before_history,
+        from_status as status_before_history
     from transitions
     where transition_seq = 1
 )

@@ -5,17 +5,27 @@
 -- as-of takes part, duplicates included; a link to a defect that is not known
 -- at the as-of is ignored.
 with defects as (
-    select defect_id, created_at, resolution, resolved_at_as_of, duplicate_of,
+    select
+        defect_id,
+        created_at,
+        resolution,
+        resolved_at_as_of,
+        duplicate_of
     from {{ ref('int_defects') }}
 ),
 
 links as (
-    select defect_id, linked_defect_id, link_type,
+    select
+        defect_id,
+        linked_defect_id,
+        link_type
     from {{ ref('stg_exports__defect_links') }}
 ),
 
 similar_pairs as (
-    select defect_id, candidate_id,
+    select
+        defect_id,
+        candidate_id
     from {{ ref('int_defect_candidate_pairs') }}
     where above_threshold
 ),
@@ -25,30 +35,47 @@ similar_pairs as (
 -- consistent direction), so the edges are undirected. Only duplicate-type
 -- links join a cluster ("relates to", "blocks", ... do not).
 directed_edges as (
-    select defect_id as from_id, duplicate_of as to_id
+    select
+        defect_id as from_id,
+        duplicate_of as to_id
     from defects
     where duplicate_of is not null
     union all
-    select defect_id, linked_defect_id
+    select
+        defect_id,
+        linked_defect_id
     from links
     where link_type like '%duplicate%'
 ),
 
 known_edges as (
-    select e.from_id, e.to_id, 'explicit_link' as edge_kind,
+    select
+        e.from_id,
+        e.to_id,
+        'explicit_link' as edge_kind
     from directed_edges as e
     inner join defects as f on e.from_id = f.defect_id
     inner join defects as t on e.to_id = t.defect_id
     where e.from_id <> e.to_id
     union all
-    select defect_id, candidate_id, 'similarity',
+    select
+        defect_id,
+        candidate_id,
+        'similarity'
     from similar_pairs
 ),
 
-edges as (
-    select from_id, to_id from known_edges
+-- read by the recursive CTE, which sqlfluff cannot parse
+edges as (  -- noqa: ST03
+    select
+        from_id,
+        to_id
+    from known_edges
     union
-    select to_id, from_id from known_edges
+    select
+        to_id,
+        from_id
+    from known_edges
 ),
 
 -- Connected components by min-label propagation with hooking and
@@ -103,7 +130,7 @@ cluster_methods as (
                 then 'explicit_link+similarity'
             when bool_or(e.edge_kind = 'explicit_link') then 'explicit_link'
             else 'similarity'
-        end as cluster_method,
+        end as cluster_method
     from known_edges as e
     inner join components as c on e.from_id = c.defect_id
     group by c.cluster_id
@@ -112,7 +139,7 @@ cluster_methods as (
 clustered as (
     select
         d.*,
-        coalesce(c.cluster_id, d.defect_id) as cluster_id,
+        coalesce(c.cluster_id, d.defect_id) as cluster_id
     from defects as d
     left join components as c on d.defect_id = c.defect_id
 ),
@@ -120,7 +147,7 @@ clustered as (
 sized as (
     select
         *,
-        count(*) over (partition by cluster_id) as cluster_size,
+        count(*) over (partition by cluster_id) as cluster_size
     from clustered
 ),
 
@@ -132,13 +159,25 @@ sized as (
 -- descending, so the last fix seen before a `created` event is the latest
 -- earlier fix, ties going to the smallest defect_id.
 events as (
-    select cluster_id, defect_id, created_at as event_at, 0 as event_order, cast(null as {{ dbt.type_string() }}) as fixed_defect_id,
+    select
+        cluster_id,
+        defect_id,
+        created_at as event_at,
+        0 as event_order,
+        cast(null as {{ dbt.type_string() }}) as fixed_defect_id
     from sized
     where cluster_size > 1
     union all
-    select cluster_id, defect_id, resolved_at_as_of, 1, defect_id,
+    select
+        cluster_id,
+        defect_id,
+        resolved_at_as_of,
+        1,
+        -- this branch's fixed_defect_id: the member itself
+        defect_id  -- noqa: AL08
     from sized
-    where cluster_size > 1
+    where
+        cluster_size > 1
         and resolution = 'fixed'
         and resolved_at_as_of is not null
 ),
@@ -148,9 +187,9 @@ latest_fix as (
         *,
         last_value(fixed_defect_id ignore nulls) over (
             partition by cluster_id
-            order by event_at, event_order, fixed_defect_id desc
+            order by event_at asc, event_order asc, fixed_defect_id desc
             rows between unbounded preceding and 1 preceding
-        ) as previous_fix,
+        ) as previous_fix
     from events
 ),
 
@@ -159,12 +198,13 @@ latest_fix as (
 earlier_fixes as (
     select
         c.defect_id,
-        case when c.previous_fix = c.defect_id then f.previous_fix else c.previous_fix end as fixed_defect_id,
+        case when c.previous_fix = c.defect_id then f.previous_fix else c.previous_fix end as fixed_defect_id
     from latest_fix as c
     left join latest_fix as f
-        on c.previous_fix = c.defect_id
-        and f.defect_id = c.defect_id
-        and f.event_order = 1
+        on
+            c.previous_fix = c.defect_id
+            and c.defect_id = f.defect_id
+            and f.event_order = 1
     where c.event_order = 0
 ),
 
@@ -175,7 +215,7 @@ final as (
         cast(s.cluster_size as bigint) as cluster_size,
         e.fixed_defect_id is not null as is_recurrence,
         e.fixed_defect_id as recurrence_of,
-        case when s.cluster_size = 1 then 'singleton' else m.cluster_method end as cluster_method,
+        case when s.cluster_size = 1 then 'singleton' else m.cluster_method end as cluster_method
     from sized as s
     left join earlier_fixes as e on s.defect_id = e.defect_id
     left join cluster_methods as m on s.cluster_id = m.cluster_id

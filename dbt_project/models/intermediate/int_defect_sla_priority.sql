@@ -4,7 +4,12 @@
 -- and above-threshold candidate pairs, connected).
 with defects as (
     select
-        defect_id, severity, created_at, resolved_at_as_of, users_affected, has_workaround,
+        defect_id,
+        severity,
+        created_at,
+        resolved_at_as_of,
+        users_affected,
+        has_workaround
     from {{ ref('int_defects') }}
 ),
 
@@ -13,27 +18,42 @@ as_of as (
 ),
 
 sla as (
-    select severity, sla_hours from {{ ref('stg_policy__sla') }}
+    select
+        severity,
+        sla_hours
+    from {{ ref('stg_policy__sla') }}
 ),
 
 severities as (
-    select severity, priority_factor from {{ ref('stg_policy__severities') }}
+    select
+        severity,
+        priority_factor
+    from {{ ref('stg_policy__severities') }}
 ),
 
 weights as (
-    select severity, recurrence, users, no_workaround
+    select
+        severity,
+        recurrence,
+        users,
+        no_workaround
     from {{ ref('stg_policy__priority_weights') }}
 ),
 
 clusters as (
-    select defect_id, cluster_id, is_recurrence,
+    select
+        defect_id,
+        cluster_id,
+        is_recurrence
     from {{ ref('int_defect_link_clusters') }}
 ),
 
 -- The `recurrences` of the priority formula: every member of a cluster gets
 -- the cluster's count.
 cluster_recurrences as (
-    select cluster_id, count(*) filter (where is_recurrence) as recurrences
+    select
+        cluster_id,
+        count(*) filter (where is_recurrence) as recurrences
     from clusters
     group by cluster_id
 ),
@@ -48,7 +68,7 @@ measured as (
         sv.priority_factor as sev,
         least(1.0, ln(1 + cr.recurrences) / ln(11)) as rec,
         least(1.0, log10(1 + coalesce(d.users_affected, 0)) / 6) as users,
-        case when d.has_workaround then 0.0 else 1.0 end as no_workaround,
+        case when d.has_workaround then 0.0 else 1.0 end as no_workaround
     from defects as d
     cross join as_of as a
     left join sla as s on d.severity = s.severity
@@ -69,7 +89,7 @@ final as (
         -- cannot differ between machines
         round(100 * (
             w.severity * m.sev + w.recurrence * m.rec + w.users * m.users + w.no_workaround * m.no_workaround
-        ), 4) as priority_score,
+        ), 4) as priority_score
     from measured as m
     cross join weights as w
 )

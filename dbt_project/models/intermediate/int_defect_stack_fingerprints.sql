@@ -16,7 +16,7 @@ final as (
         segment,
         created_at,
         is_duplicate,
-        {{ stack_fingerprint('stack_trace') }} as stack_fingerprint,
+        {{ stack_fingerprint('stack_trace') }} as stack_fingerprint
     from defects
 )
 

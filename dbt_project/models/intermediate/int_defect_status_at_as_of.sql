@@ -1,7 +1,12 @@
 -- Status category at the as-of (settled detail 2): from the status history when
 -- the defect has any, else open from created_at until resolved_at.
 with defects as (
-    select defect_id, status, created_at, resolved_at_as_of from {{ ref('int_defects') }}
+    select
+        defect_id,
+        status,
+        created_at,
+        resolved_at_as_of
+    from {{ ref('int_defects') }}
 ),
 
 transitions as (
@@ -10,7 +15,9 @@ transitions as (
 ),
 
 last_change as (
-    select defect_id, to_status
+    select
+        defect_id,
+        to_status
     from transitions
     qualify row_number() over (partition by defect_id order by transition_seq desc) = 1
 ),
@@ -32,9 +39,10 @@ status_at_as_of as (
             when hs.defect_id is not null then coalesce(lc.to_status, hs.status_before_history)
             when d.resolved_at_as_of is null
                 then case when s.is_open then d.status else 'new' end
-            else case when not s.is_open then d.status else 'resolved' end
+            when not s.is_open then d.status
+            else 'resolved'
         end as status_at_as_of,
-        hs.defect_id is not null as has_history,
+        hs.defect_id is not null as has_history
     from defects as d
     left join statuses as s on d.status = s.status
     left join history_start as hs on d.defect_id = hs.defect_id
@@ -46,7 +54,7 @@ final as (
         a.defect_id,
         a.status_at_as_of,
         s.is_open,
-        a.has_history,
+        a.has_history
     from status_at_as_of as a
     left join statuses as s on a.status_at_as_of = s.status
 )

@@ -7,7 +7,11 @@
 -- Changes after the as-of have not happened yet. Duplicates are not counted.
 -- Shared by cumulative_flow (transition counts) and defect_aging (open periods).
 with defects as (
-    select defect_id, severity, created_at, resolved_at_as_of
+    select
+        defect_id,
+        severity,
+        created_at,
+        resolved_at_as_of
     from {{ ref('int_defects') }}
     where not is_duplicate
 ),
@@ -33,7 +37,7 @@ creation_events as (
         d.created_at as event_at,
         cast(null as timestamptz) as changed_at,
         cast(null as bigint) as transition_seq,
-        coalesce(hs.status_before_history, 'new') as status,
+        coalesce(hs.status_before_history, 'new') as status
     from defects as d
     left join history_start as hs on d.defect_id = hs.defect_id
 ),
@@ -44,7 +48,7 @@ history_events as (
         greatest(t.changed_at, d.created_at) as event_at,
         t.changed_at,
         t.transition_seq,
-        t.to_status as status,
+        t.to_status as status
     from transitions as t
     inner join defects as d on t.defect_id = d.defect_id
 ),
@@ -55,10 +59,11 @@ resolution_events as (
         d.resolved_at_as_of as event_at,
         d.resolved_at_as_of as changed_at,
         cast(null as bigint) as transition_seq,
-        'resolved' as status,
+        'resolved' as status
     from defects as d
     left join history_start as hs on d.defect_id = hs.defect_id
-    where hs.defect_id is null
+    where
+        hs.defect_id is null
         and d.resolved_at_as_of is not null
 ),
 
@@ -77,7 +82,7 @@ sequenced as (
         e.event_at as valid_from,
         lead(e.event_at) over w as valid_to,
         lag(e.status) over w as previous_status,
-        row_number() over w as status_seq,
+        row_number() over w as status_seq
     from events as e
     window w as (
         partition by e.defect_id
@@ -95,7 +100,7 @@ final as (
         s.valid_to,
         st.is_open,
         d.severity,
-        d.created_at,
+        d.created_at
     from sequenced as s
     inner join defects as d on s.defect_id = d.defect_id
     left join statuses as st on s.status = st.status

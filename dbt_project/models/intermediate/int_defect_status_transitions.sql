@@ -22,7 +22,7 @@ sequenced as (
         row_number() over w as transition_seq,
         h.changed_at,
         coalesce(h.from_status, lag(h.to_status) over w, 'new') as from_status,
-        h.to_status,
+        h.to_status
     from history as h
     window w as (partition by h.defect_id order by h.changed_at, h.source_file, h.source_row)
 ),
@@ -36,7 +36,7 @@ final as (
         s.from_status,
         s.to_status,
         f.is_open as from_is_open,
-        t.is_open as to_is_open,
+        t.is_open as to_is_open
     from sequenced as s
     cross join as_of as a
     left join statuses as f on s.from_status = f.status

@@ -21,7 +21,11 @@ environments as (
 ),
 
 first_served as (
-    select service, release, environment, min(finished_at) as first_finished_at
+    select
+        service,
+        release,
+        environment,
+        min(finished_at) as first_finished_at
     from deployments
     group by service, release, environment
 ),
@@ -30,7 +34,7 @@ known as (
     select
         d.*,
         case when d.resolved_at <= a.as_of then d.resolved_at end as resolved_at_as_of,
-        coalesce(d.resolution = 'duplicate', false) as is_duplicate,
+        coalesce(d.resolution = 'duplicate', false) as is_duplicate
     from defects as d
     cross join as_of as a
     where d.created_at <= a.as_of
@@ -39,12 +43,16 @@ known as (
 -- Fallback attribution: the release of the latest served deployment of the
 -- defect's service to its environment finished at or before created_at.
 fallback as (
-    select k.defect_id, l.release, l.deployment_id
+    select
+        k.defect_id,
+        l.release,
+        l.deployment_id
     from known as k
     asof inner join latest_per_instant as l
-        on k.service = l.service
-        and k.environment = l.environment
-        and k.created_at >= l.finished_at
+        on
+            k.service = l.service
+            and k.environment = l.environment
+            and k.created_at >= l.finished_at
     where k.found_in_release is null
 ),
 
@@ -57,7 +65,7 @@ attributed as (
             when f.release is not null then 'deployment'
             else 'unattributed'
         end as attribution_method,
-        f.deployment_id as attributed_deployment_id,
+        f.deployment_id as attributed_deployment_id
     from known as k
     left join fallback as f on k.defect_id = f.defect_id
 ),
@@ -70,24 +78,26 @@ timed as (
         case
             when a.resolution = 'fixed' and a.resolved_at_as_of is not null
                 then {{ hours_between('a.created_at', 'a.resolved_at_as_of') }}
-        end as ttr_hours,
+        end as ttr_hours
     from attributed as a
     left join first_served as fs
-        on a.service = fs.service
-        and a.attributed_release = fs.release
-        and a.environment = fs.environment
+        on
+            a.service = fs.service
+            and a.attributed_release = fs.release
+            and a.environment = fs.environment
 ),
 
 -- An environment the policy does not list (`unknown`, an unmapped name) is
 -- neither pre-release nor an escape.
 final as (
     select
-        t.* exclude (ttd_hours_raw),
+        -- `exclude` names a column of t
+        t.* exclude (ttd_hours_raw),  -- noqa: RF02
         case when t.ttd_hours_raw >= 0 then t.ttd_hours_raw end as ttd_hours,
         t.ttd_hours_raw is null as ttd_not_measurable,
         t.ttd_hours_raw < 0 as ttd_negative,
         coalesce(e.is_pre_release, false) as is_pre_release,
-        t.environment = 'production' as is_escaped,
+        t.environment = 'production' as is_escaped
     from timed as t
     left join environments as e on t.environment = e.environment
 )

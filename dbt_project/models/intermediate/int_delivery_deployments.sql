@@ -16,7 +16,9 @@ commits as (
 
 -- Incidents detected at or before the as-of, attributed explicitly or by window.
 incident_counts as (
-    select attributed_deployment_id as deployment_id, count(*) as attributed_incidents,
+    select
+        attributed_deployment_id as deployment_id,
+        count(*) as attributed_incidents
     from incidents
     where attributed_deployment_id is not null
     group by attributed_deployment_id
@@ -25,7 +27,7 @@ incident_counts as (
 -- Deployments another served deployment rolled back (`rollback_of`): a CSV
 -- export may mark the rollback without setting the rolled-back one's status.
 rolled_back_by as (
-    select distinct rollback_of as deployment_id,
+    select distinct rollback_of as deployment_id
     from deployments
     where rollback_of is not null and served
 ),
@@ -49,7 +51,7 @@ flagged as (
         -- `failed` deployments never served and are no production deployment
         d.served and (
             d.status = 'rolled_back' or r.deployment_id is not null or coalesce(i.attributed_incidents, 0) > 0
-        ) as is_failed,
+        ) as is_failed
     from deployments as d
     left join incident_counts as i on d.deployment_id = i.deployment_id
     left join rolled_back_by as r on d.deployment_id = r.deployment_id
@@ -70,7 +72,7 @@ served_ordered as (
         row_number() over (
             partition by service, commit_sha
             order by finished_at, started_at nulls first, deployment_id
-        ) = 1 and commit_sha is not null as first_ships_commit,
+        ) = 1 and commit_sha is not null as first_ships_commit
     from flagged
     where served
 ),
@@ -80,12 +82,14 @@ final as (
         f.*,
         coalesce(s.first_ships_commit, false) as first_ships_commit,
         case when f.is_failed then s.next_served_finished_at end as recovered_at,
-        case when f.is_failed
-            then {{ hours_between('f.finished_at', 's.next_served_finished_at') }}
+        case
+            when f.is_failed
+                then {{ hours_between('f.finished_at', 's.next_served_finished_at') }}
         end as recovery_hours,
-        case when s.first_ships_commit and c.committed_at <= f.finished_at
-            then {{ hours_between('c.committed_at', 'f.finished_at') }}
-        end as lead_time_hours,
+        case
+            when s.first_ships_commit and c.committed_at <= f.finished_at
+                then {{ hours_between('c.committed_at', 'f.finished_at') }}
+        end as lead_time_hours
     from flagged as f
     left join served_ordered as s on f.deployment_id = s.deployment_id
     left join commits as c on s.first_ships_commit and f.commit_sha = c.sha

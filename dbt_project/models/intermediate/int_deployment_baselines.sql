@@ -18,7 +18,7 @@ final as (
             partition by service
             order by finished_at, started_at nulls first, deployment_id
             rows between unbounded preceding and current row
-        ) as baseline_release,
+        ) as baseline_release
     from deployments
 )
 

@@ -11,7 +11,7 @@ final as (
     select
         d.*,
         d.status in ('succeeded', 'rolled_back') as served,
-        cast({{ dbt.date_trunc('week', 'd.finished_at') }} as date) as week_start,
+        cast({{ dbt.date_trunc('week', 'd.finished_at') }} as date) as week_start
     from deployments as d
     cross join as_of as a
     where d.finished_at <= a.as_of

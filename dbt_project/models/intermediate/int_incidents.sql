@@ -25,7 +25,7 @@ known as (
         i.*,
         case when i.resolved_at <= a.as_of then i.resolved_at end as resolved_at_as_of,
         case when i.acknowledged_at <= a.as_of then i.acknowledged_at end as acknowledged_at_as_of,
-        coalesce(i.impact_started_at, i.detected_at) as window_anchor,
+        coalesce(i.impact_started_at, i.detected_at) as window_anchor
     from incidents as i
     cross join as_of as a
     where i.detected_at <= a.as_of
@@ -33,7 +33,11 @@ known as (
 
 -- An explicit deployment_id always wins (settled detail 5).
 explicit as (
-    select k.incident_id, d.deployment_id, d.release, d.service
+    select
+        k.incident_id,
+        d.deployment_id,
+        d.release,
+        d.service
     from known as k
     inner join deployments as d on k.deployment_id = d.deployment_id
 ),
@@ -41,19 +45,25 @@ explicit as (
 -- Otherwise the latest served production deployment of the service finished
 -- strictly before the impact started, at most the attribution window earlier.
 windowed as (
-    select k.incident_id, l.deployment_id, l.release
+    select
+        k.incident_id,
+        l.deployment_id,
+        l.release
     from known as k
     cross join settings as s
     asof inner join latest_production as l
-        on k.service = l.service
-        and k.window_anchor > l.finished_at
-    where k.incident_id not in (select incident_id from explicit)
+        on
+            k.service = l.service
+            and k.window_anchor > l.finished_at
+    where
+        k.incident_id not in (select x.incident_id from explicit as x)
         and {{ hours_between('l.finished_at', 'k.window_anchor') }} <= s.attribution_window_hours
 ),
 
 final as (
     select
-        k.* exclude (service, window_anchor),
+        -- `exclude` names columns of k
+        k.* exclude (service, window_anchor),  -- noqa: RF02
         coalesce(k.service, e.service, 'unknown') as service,
         coalesce(e.deployment_id, w.deployment_id) as attributed_deployment_id,
         coalesce(e.release, w.release) as attributed_release,
@@ -64,7 +74,7 @@ final as (
         end as attribution_method,
         {{ hours_between('k.impact_started_at', 'k.detected_at') }} as ttd_hours_raw,
         {{ hours_between('k.detected_at', 'k.resolved_at_as_of') }} as ttr_hours,
-        {{ hours_between('k.detected_at', 'k.acknowledged_at_as_of') }} as tta_hours,
+        {{ hours_between('k.detected_at', 'k.acknowledged_at_as_of') }} as tta_hours
     from known as k
     left join explicit as e on k.incident_id = e.incident_id
     left join windowed as w on k.incident_id = w.incident_id
@@ -74,5 +84,5 @@ select
     * exclude (ttd_hours_raw),
     case when ttd_hours_raw >= 0 then ttd_hours_raw end as ttd_hours,
     ttd_hours_raw is null as ttd_not_measurable,
-    ttd_hours_raw < 0 as ttd_negative,
+    ttd_hours_raw < 0 as ttd_negative
 from final

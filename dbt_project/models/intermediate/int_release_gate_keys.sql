@@ -11,7 +11,8 @@ gate_rules as (
 ),
 
 environments as (
-    select distinct environment from gate_rules where environment is not null
+    select distinct environment from gate_rules
+    where environment is not null
 ),
 
 final as (
@@ -22,7 +23,7 @@ final as (
         r.previous_gate_release as previous_release,
         r.code_freeze_at,
         r.planned_release_at,
-        r.first_production_at,
+        r.first_production_at
     from releases as r
     cross join environments as e
 )

@@ -27,21 +27,43 @@ incidents as (
 ),
 
 release_keys as (
-    select service, release, bool_or(is_gate_release) as is_gate_release,
+    select
+        service,
+        release,
+        bool_or(is_gate_release) as is_gate_release
     from (
-        select service, release, true as is_gate_release from releases
+        select
+            service,
+            release,
+            true as is_gate_release
+        from releases
         union all
-        select service, attributed_release, true from defects
+        select
+            service,
+            attributed_release,
+            true
+        from defects
         union all
-        select service, attributed_release, true from incidents
+        select
+            service,
+            attributed_release,
+            true
+        from incidents
         union all
-        select service, release, false from deployments
-    )
+        select
+            service,
+            release,
+            false
+        from deployments
+    ) as known_releases
     group by service, release
 ),
 
 first_production as (
-    select service, release, min(finished_at) as first_production_at,
+    select
+        service,
+        release,
+        min(finished_at) as first_production_at
     from deployments
     where environment = 'production'
     group by service, release
@@ -55,7 +77,7 @@ positioned as (
         r.code_freeze_at,
         r.planned_release_at,
         f.first_production_at,
-        coalesce(r.planned_release_at, f.first_production_at) as release_order_at,
+        coalesce(r.planned_release_at, f.first_production_at) as release_order_at
     from release_keys as k
     left join releases as r on k.service = r.service and k.release = r.release
     left join first_production as f on k.service = f.service and k.release = f.release
@@ -68,7 +90,7 @@ ordered as (
         service,
         release,
         row_number() over (partition by service order by release_order_at, release) as release_position,
-        lag(release) over (partition by service order by release_order_at, release) as previous_release,
+        lag(release) over (partition by service order by release_order_at, release) as previous_release
     from positioned
     where release_order_at is not null
 ),
@@ -77,7 +99,7 @@ gate_ordered as (
     select
         service,
         release,
-        lag(release) over (partition by service order by release_order_at, release) as previous_gate_release,
+        lag(release) over (partition by service order by release_order_at, release) as previous_gate_release
     from positioned
     where release_order_at is not null and is_gate_release
 ),
@@ -93,7 +115,7 @@ final as (
         p.release_order_at,
         o.release_position,
         o.previous_release,
-        g.previous_gate_release,
+        g.previous_gate_release
     from positioned as p
     left join ordered as o on p.service = o.service and p.release = o.release
     left join gate_ordered as g on p.service = g.service and p.release = g.release

@@ -4,7 +4,10 @@ with build as (
 ),
 
 final as (
-    select as_of, policy_sha256 from build
+    select
+        as_of,
+        policy_sha256
+    from build
 )
 
 select * from final

@@ -11,7 +11,7 @@ aggregated as (
         service,
         week_start,
         count(*) filter (where served) as production_deployments,
-        count(*) filter (where is_failed) as failed_deployments,
+        count(*) filter (where is_failed) as failed_deployments
     from deployments
     group by grouping sets ((service, week_start), (service))
 ),
@@ -22,7 +22,7 @@ final as (
         week_start,
         cast(production_deployments as bigint) as production_deployments,
         cast(failed_deployments as bigint) as failed_deployments,
-        failed_deployments / nullif(production_deployments, 0)::double as change_failure_rate,
+        failed_deployments / cast(nullif(production_deployments, 0) as double) as change_failure_rate
     from aggregated
 )
 

@@ -52,9 +52,10 @@ rca_missing_defects as (
         environment,
         severity || ' production defect past its SLA without an RCA link' as detail,
         {{ dbt.dateadd('second', 'sla_target_hours * 3600', 'created_at') }} as since,
-        url,
+        url
     from defects
-    where environment = 'production'
+    where
+        environment = 'production'
         and sla_breached
         and rca_link is null
 ),
@@ -67,7 +68,7 @@ rca_missing_defects as (
 incidents_without_postmortem as (
     select
         i.*,
-        p.severity is not null as needs_postmortem_from_detection,
+        p.severity is not null as needs_postmortem_from_detection
     from incidents as i
     left join postmortem_severities as p on i.severity = p.severity
     where i.postmortem_link is null
@@ -90,9 +91,10 @@ rca_missing_incidents as (
             when needs_postmortem_from_detection then detected_at
             else {{ dbt.dateadd('second', 'sla_target_hours * 3600', 'detected_at') }}
         end as since,
-        cast(null as {{ dbt.type_string() }}) as url,
+        cast(null as {{ dbt.type_string() }}) as url
     from incidents_without_postmortem
-    where needs_postmortem_from_detection
+    where
+        needs_postmortem_from_detection
         or (environment = 'production' and sla_breached)
 ),
 
@@ -109,11 +111,12 @@ deferral_rationale_missing as (
         d.environment,
         d.severity || ' defect deferred without a rationale' as detail,
         p.valid_from as since,
-        d.url,
+        d.url
     from defects as d
     left join status_periods as p
         on d.defect_id = p.defect_id and p.valid_to is null and p.status = 'deferred'
-    where d.status = 'deferred'
+    where
+        d.status = 'deferred'
         and d.deferral_rationale is null
 ),
 
@@ -130,12 +133,16 @@ commit_unlinked as (
         cast(null as {{ dbt.type_string() }}) as environment,
         'Commit on ' || c.branch || ' names no defect key' as detail,
         c.committed_at as since,
-        cast(null as {{ dbt.type_string() }}) as url,
+        cast(null as {{ dbt.type_string() }}) as url
     from commits as c
     inner join production_branches as b on c.branch = b.branch
     cross join as_of as a
-    where c.committed_at <= a.as_of
-        and not exists (select 1 from commit_keys as k where k.sha = c.sha)
+    where
+        c.committed_at <= a.as_of
+        and not exists (
+            select 1 from commit_keys as k
+            where k.sha = c.sha
+        )
 ),
 
 -- Open at the as-of for more than triage_hours (exact hours since
@@ -151,11 +158,12 @@ triage_unowned as (
         d.environment,
         d.severity || ' defect open past the triage window without an assignee' as detail,
         {{ dbt.dateadd('second', 's.triage_hours * 3600', 'd.created_at') }} as since,
-        d.url,
+        d.url
     from defects as d
     cross join settings as s
     cross join as_of as a
-    where d.is_open
+    where
+        d.is_open
         and d.assignee_key is null
         and {{ hours_between('d.created_at', 'a.as_of') }} > s.triage_hours
 ),

@@ -24,7 +24,7 @@ deployed as (
         d.service,
         d.release,
         d.environment,
-        e.rank as environment_rank,
+        e.rank as environment_rank
     from deployments as d
     left join environments as e on d.environment = e.environment
 ),
@@ -34,7 +34,8 @@ multi_environment as (
         service,
         release,
         count(*) as environments_deployed_count,
-        {{ dbt.listagg('environment', "';'", 'order by environment_rank nulls last, environment') }} as environments_deployed,
+        {{ dbt.listagg('environment', "';'", 'order by environment_rank nulls last, environment') }}
+            as environments_deployed
     from deployed
     group by service, release
     having count(*) >= 2
@@ -50,12 +51,13 @@ sightings as (
         f.environment,
         f.defect_id,
         f.created_at,
-        f.is_duplicate,
+        f.is_duplicate
     from fingerprints as f
     inner join deployed as d
-        on f.service = d.service
-        and f.attributed_release = d.release
-        and f.environment = d.environment
+        on
+            f.service = d.service
+            and f.attributed_release = d.release
+            and f.environment = d.environment
 ),
 
 clusters as (
@@ -68,7 +70,7 @@ clusters as (
         count(*) filter (where not is_duplicate) as defects,
         count(*) as reports,
         min(created_at) as first_seen_at,
-        {{ dbt.listagg('defect_id', "';'", 'order by created_at, defect_id') }} as defect_ids,
+        {{ dbt.listagg('defect_id', "';'", 'order by created_at, defect_id') }} as defect_ids
     from sightings
     group by service, release, cluster_key
 ),
@@ -84,7 +86,7 @@ final as (
         cast(c.defects as bigint) as defects,
         cast(c.reports as bigint) as reports,
         c.first_seen_at,
-        c.defect_ids,
+        c.defect_ids
     from clusters as c
     inner join multi_environment as m on c.service = m.service and c.release = m.release
     where c.environments_seen = 1

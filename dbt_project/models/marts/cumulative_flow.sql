@@ -5,7 +5,11 @@
 -- daily spine: each status period adds 1 to its status on the day it starts
 -- and removes 1 on the day it ends; a running sum per status gives the counts.
 with intervals as (
-    select status, valid_from, valid_to from {{ ref('int_defect_status_intervals') }}
+    select
+        status,
+        valid_from,
+        valid_to
+    from {{ ref('int_defect_status_intervals') }}
 ),
 
 as_of as (
@@ -17,22 +21,33 @@ statuses as (
 ),
 
 transitions as (
-    select cast(valid_from as date) as day, status, 1 as delta
+    select
+        cast(valid_from as date) as day,
+        status,
+        1 as delta
     from intervals
     union all
-    select cast(valid_to as date) as day, status, -1 as delta
+    select
+        cast(valid_to as date) as day,
+        status,
+        -1 as delta
     from intervals
     where valid_to is not null
 ),
 
 daily_net as (
-    select day, status, sum(delta) as net_change
+    select
+        day,
+        status,
+        sum(delta) as net_change
     from transitions
     group by day, status
 ),
 
 bounds as (
-    select min(cast(i.valid_from as date)) as first_day, cast(a.as_of as date) as last_day
+    select
+        min(cast(i.valid_from as date)) as first_day,
+        cast(a.as_of as date) as last_day
     from intervals as i
     cross join as_of as a
     group by a.as_of
@@ -45,7 +60,9 @@ days as (
 ),
 
 grid as (
-    select d.day, s.status
+    select
+        d.day,
+        s.status
     from days as d
     cross join statuses as s
 ),
@@ -56,7 +73,7 @@ final as (
         g.status,
         cast(sum(coalesce(n.net_change, 0)) over (
             partition by g.status order by g.day rows between unbounded preceding and current row
-        ) as bigint) as defects,
+        ) as bigint) as defects
     from grid as g
     left join daily_net as n on g.day = n.day and g.status = n.status
 )

@@ -5,7 +5,12 @@
 -- it); the as-of week's instant is the as-of, inclusive. Age is whole days
 -- (floor of exact elapsed time); buckets are inclusive at the top.
 with intervals as (
-    select defect_id, severity, created_at, valid_from, valid_to
+    select
+        defect_id,
+        severity,
+        created_at,
+        valid_from,
+        valid_to
     from {{ ref('int_defect_status_intervals') }}
     where is_open
 ),
@@ -22,7 +27,7 @@ bounds as (
     select
         cast({{ dbt.date_trunc('week', 'c.first_created_at') }} as date) as first_week,
         cast({{ dbt.date_trunc('week', 'a.as_of') }} as date) as as_of_week,
-        a.as_of,
+        a.as_of
     from counted as c
     cross join as_of as a
     where c.first_created_at is not null
@@ -33,7 +38,7 @@ weeks as (
     select
         cast(unnest(generate_series(first_week, as_of_week, interval 7 day)) as date) as week_start,
         as_of_week,
-        as_of,
+        as_of
     from bounds
 ),
 
@@ -48,7 +53,7 @@ snapshots as (
         case
             when week_start = as_of_week then cast(as_of as date)
             else cast({{ dbt.dateadd('day', 6, 'week_start') }} as date)
-        end as snapshot_date,
+        end as snapshot_date
     from weeks
 ),
 
@@ -56,18 +61,18 @@ open_at_snapshot as (
     select
         s.snapshot_date,
         i.severity,
-        cast(floor({{ hours_between('i.created_at', 's.snapshot_at') }} / 24.0) as integer) as age_days,
+        cast(floor({{ hours_between('i.created_at', 's.snapshot_at') }} / 24.0) as integer) as age_days
     from snapshots as s
     inner join intervals as i
         on (
             not s.is_as_of_week
-            and i.valid_from < s.snapshot_at
-            and (i.valid_to is null or i.valid_to >= s.snapshot_at)
+            and s.snapshot_at > i.valid_from
+            and (i.valid_to is null or s.snapshot_at <= i.valid_to)
         )
         or (
             s.is_as_of_week
-            and i.valid_from <= s.snapshot_at
-            and (i.valid_to is null or i.valid_to > s.snapshot_at)
+            and s.snapshot_at >= i.valid_from
+            and (i.valid_to is null or s.snapshot_at < i.valid_to)
         )
 ),
 
@@ -81,7 +86,7 @@ bucketed as (
             when age_days <= 30 then '8-30d'
             when age_days <= 90 then '31-90d'
             else '>90d'
-        end as age_bucket,
+        end as age_bucket
     from open_at_snapshot
 ),
 
@@ -91,7 +96,7 @@ final as (
         severity,
         age_bucket,
         count(*) as open_defects,
-        avg(age_days) as mean_age_days,
+        avg(age_days) as mean_age_days
     from bucketed
     group by snapshot_date, severity, age_bucket
 )

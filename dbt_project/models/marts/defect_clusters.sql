@@ -3,7 +3,11 @@
 -- connect explicit duplicate links and candidate pairs at or above
 -- policy.duplicate_threshold (int_defect_link_clusters).
 with defects as (
-    select defect_id, service, created_at, resolution,
+    select
+        defect_id,
+        service,
+        created_at,
+        resolution
     from {{ ref('fct_defects') }}
 ),
 
@@ -21,7 +25,7 @@ final as (
         d.service,
         d.created_at,
         d.resolution,
-        c.cluster_method,
+        c.cluster_method
     from defects as d
     inner join clusters as c on d.defect_id = c.defect_id
 )

@@ -13,7 +13,7 @@ incidents as (
     select
         service,
         cast({{ dbt.date_trunc('week', 'detected_at') }} as date) as week_start,
-        tta_hours,
+        tta_hours
     from {{ ref('int_incidents') }}
 ),
 
@@ -29,7 +29,7 @@ deployment_stats as (
         count(lead_time_hours) as n_lead_time,
         {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_hours_median,
         count(recovery_hours) as n_recovery,
-        {{ percentile_cont('recovery_hours', 0.5) }} as recovery_hours_median,
+        {{ percentile_cont('recovery_hours', 0.5) }} as recovery_hours_median
     from deployments
     group by grouping sets ((service, week_start), (service))
 ),
@@ -40,7 +40,7 @@ incident_stats as (
         service,
         week_start,
         count(*) filter (where tta_hours >= 0) as n_mtta,
-        {{ mean("case when tta_hours >= 0 then tta_hours end") }} as mtta_hours,
+        {{ mean("case when tta_hours >= 0 then tta_hours end") }} as mtta_hours
     from incidents
     group by grouping sets ((service, week_start), (service))
 ),
@@ -50,32 +50,41 @@ reopen_stats as (
     select
         service,
         resolved_week_start as week_start,
-        count(*) filter (where is_reopened) / count(*)::double as reopen_rate,
+        count(*) filter (where is_reopened) / count(*)::double as reopen_rate
     from reopens
     group by grouping sets ((service, resolved_week_start), (service))
 ),
 
 keys as (
-    select service, week_start from deployment_stats
+    select
+        service,
+        week_start
+    from deployment_stats
     union
-    select service, week_start from incident_stats
+    select
+        service,
+        week_start
+    from incident_stats
     union
-    select service, week_start from reopen_stats
+    select
+        service,
+        week_start
+    from reopen_stats
 ),
 
 final as (
     select
         k.service,
         k.week_start,
-        cast(coalesce(d.deployments, 0) as bigint) as deployments,
-        cast(coalesce(d.n_lead_time, 0) as bigint) as n_lead_time,
+        (coalesce(d.deployments, 0))::bigint as deployments,
+        (coalesce(d.n_lead_time, 0))::bigint as n_lead_time,
         d.lead_time_hours_median,
         c.change_failure_rate,
-        cast(coalesce(d.n_recovery, 0) as bigint) as n_recovery,
+        (coalesce(d.n_recovery, 0))::bigint as n_recovery,
         d.recovery_hours_median,
-        cast(coalesce(i.n_mtta, 0) as bigint) as n_mtta,
+        (coalesce(i.n_mtta, 0))::bigint as n_mtta,
         i.mtta_hours,
-        r.reopen_rate,
+        r.reopen_rate
     from keys as k
     left join deployment_stats as d
         on k.service = d.service and k.week_start is not distinct from d.week_start

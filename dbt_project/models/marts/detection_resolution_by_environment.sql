@@ -12,13 +12,21 @@ incidents as (
 
 records as (
     select
-        'defect' as record_type, environment, severity,
-        ttd_hours, ttd_not_measurable, ttr_hours,
+        'defect' as record_type,
+        environment,
+        severity,
+        ttd_hours,
+        ttd_not_measurable,
+        ttr_hours
     from defects
     union all
     select
-        'incident' as record_type, environment, severity,
-        ttd_hours, ttd_not_measurable, ttr_hours,
+        'incident' as record_type,
+        environment,
+        severity,
+        ttd_hours,
+        ttd_not_measurable,
+        ttr_hours
     from incidents
 ),
 

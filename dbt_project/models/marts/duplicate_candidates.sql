@@ -4,7 +4,7 @@
 -- (an approximate nearest-neighbour search: blocking, never all pairs). A
 -- defect no block pairs with another has no rows.
 with settings as (
-    select candidates_per_defect,
+    select candidates_per_defect
     from {{ ref('stg_policy__settings') }}
 ),
 
@@ -14,17 +14,27 @@ pairs as (
 
 -- A pair is stored once (defect_id < candidate_id); each side ranks the other.
 directed as (
-    select defect_id, candidate_id, score, reasons, above_threshold,
+    select
+        defect_id,
+        candidate_id,
+        score,
+        reasons,
+        above_threshold
     from pairs
     union all
-    select candidate_id, defect_id, score, reasons, above_threshold,
+    select
+        candidate_id,
+        defect_id,
+        score,
+        reasons,
+        above_threshold
     from pairs
 ),
 
 ranked as (
     select
         *,
-        row_number() over (partition by defect_id order by score desc, candidate_id) as candidate_rank,
+        row_number() over (partition by defect_id order by score desc, candidate_id asc) as candidate_rank
     from directed
 ),
 
@@ -35,7 +45,7 @@ final as (
         r.candidate_rank as rank,
         r.score,
         r.reasons,
-        r.above_threshold,
+        r.above_threshold
     from ranked as r
     cross join settings as s
     where r.candidate_rank <= s.candidates_per_defect

@@ -57,7 +57,7 @@ escaped_defects as (
         service,
         attributed_release as release,
         defect_id,
-        cast(null as {{ dbt.type_string() }}) as incident_id,
+        cast(null as {{ dbt.type_string() }}) as incident_id
     from defects
     where is_escaped
 ),
@@ -67,14 +67,15 @@ incident_escapes as (
         i.service,
         i.attributed_release as release,
         l.counted_defect_id as defect_id,
-        i.incident_id,
+        i.incident_id
     from incidents as i
     inner join incident_links as l on i.incident_id = l.incident_id
     where not exists (
         select 1
         from incident_links as l2
         inner join escaped_defects as e on l2.counted_defect_id = e.defect_id
-        where l2.incident_id = i.incident_id
+        where
+            l2.incident_id = i.incident_id
             and e.service = i.service
             and e.release is not distinct from i.attributed_release
     )
@@ -87,7 +88,10 @@ escapes as (
 ),
 
 first_production as (
-    select service, release, min(finished_at) as first_production_at
+    select
+        service,
+        release,
+        min(finished_at) as first_production_at
     from deployments
     group by service, release
 ),
@@ -96,14 +100,15 @@ commit_files as (
     select distinct
         c.sha,
         c.committed_at,
-        trim(f.file) as file,
+        trim(f.file) as file
     from commits as c,
-        unnest(string_split(c.files, ';')) as f(file)
+        unnest(string_split(c.files, ';')) as f (file)
     where trim(f.file) <> ''
-        -- test code is never in a coverage report (policy.coverage_exclude)
-        and not exists (
-            select 1 from coverage_exclude as x where regexp_full_match(trim(f.file), x.path_regex)
-        )
+    -- test code is never in a coverage report (policy.coverage_exclude)
+    and not exists (
+        select 1 from coverage_exclude as x
+        where regexp_full_match(trim(f.file), x.path_regex)
+    )
 ),
 
 -- Commits name a defect when the policy's key pattern extracts its id from
@@ -117,7 +122,7 @@ escape_files as (
         e.incident_id,
         f.file,
         f.sha as commit_sha,
-        count(*) over (partition by e.service, e.release, e.defect_id, e.incident_id, f.file) as commits,
+        count(*) over (partition by e.service, e.release, e.defect_id, e.incident_id, f.file) as commits
     from escapes as e
     inner join commit_keys as k on e.defect_id = k.defect_key
     inner join commit_files as f on k.sha = f.sha
@@ -135,7 +140,7 @@ release_files as (
         f.release,
         f.file,
         p.first_production_at,
-        reverse({{ dbt.split_part('reverse(f.file)', "'/'", 1) }}) as file_name,
+        reverse({{ dbt.split_part('reverse(f.file)', "'/'", 1) }}) as file_name
     from escape_files as f
     left join first_production as p
         on f.service = p.service and f.release = p.release
@@ -147,7 +152,7 @@ coverage_files as (
         reported_at,
         file,
         line_coverage,
-        reverse({{ dbt.split_part('reverse(file)', "'/'", 1) }}) as file_name,
+        reverse({{ dbt.split_part('reverse(file)', "'/'", 1) }}) as file_name
     from coverage
 ),
 
@@ -165,16 +170,17 @@ coverage_match as (
         c.report_id as coverage_report_id,
         c.reported_at as coverage_reported_at,
         c.file as coverage_file,
-        c.line_coverage,
+        c.line_coverage
     from release_files as r
     inner join coverage_files as c
-        on r.file_name = c.file_name
-        and c.reported_at < r.first_production_at
-        and (
-            c.file = r.file
-            or {{ path_ends_with('c.file', 'r.file') }}
-            or {{ path_ends_with('r.file', 'c.file') }}
-        )
+        on
+            r.file_name = c.file_name
+            and r.first_production_at > c.reported_at
+            and (
+                r.file = c.file
+                or {{ path_ends_with('c.file', 'r.file') }}
+                or {{ path_ends_with('r.file', 'c.file') }}
+            )
     qualify row_number() over (
         partition by r.service, r.release, r.file
         order by c.reported_at desc, c.report_id desc, least(length(c.file), length(r.file)) desc, c.file
@@ -183,7 +189,9 @@ coverage_match as (
 
 -- First matching component in component-name order; 'unassigned' when none.
 file_components as (
-    select f.file, c.component
+    select
+        f.file,
+        c.component
     from (select distinct file from escape_files) as f
     inner join components as c on regexp_full_match(f.file, c.path_regex)
     qualify row_number() over (partition by f.file order by c.component, c.path_glob) = 1
@@ -210,22 +218,25 @@ final as (
         r.first_production_at,
         m.coverage_report_id,
         m.coverage_reported_at,
-        m.coverage_file,
+        m.coverage_file
     from escapes as e
     cross join settings as s
     left join escape_files as f
-        on e.service = f.service
-        and e.release is not distinct from f.release
-        and e.defect_id = f.defect_id
-        and e.incident_id is not distinct from f.incident_id
+        on
+            e.service = f.service
+            and e.release is not distinct from f.release
+            and e.defect_id = f.defect_id
+            and e.incident_id is not distinct from f.incident_id
     left join release_files as r
-        on f.service = r.service
-        and f.release is not distinct from r.release
-        and f.file = r.file
+        on
+            f.service = r.service
+            and f.release is not distinct from r.release
+            and f.file = r.file
     left join coverage_match as m
-        on f.service = m.service
-        and f.release is not distinct from m.release
-        and f.file = m.file
+        on
+            f.service = m.service
+            and f.release is not distinct from m.release
+            and f.file = m.file
     left join file_components as fc on f.file = fc.file
 )
 

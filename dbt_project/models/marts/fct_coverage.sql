@@ -15,7 +15,7 @@ final as (
         branches_valid,
         branches_covered,
         reported_at,
-        commit_sha,
+        commit_sha
     from coverage
 )
 

@@ -55,7 +55,7 @@ final as (
         sla.sla_breached,
         sla.priority_score,
         d.source_file,
-        d.source_row,
+        d.source_row
     from defects as d
     inner join status as s on d.defect_id = s.defect_id
     left join sla on d.defect_id = sla.defect_id

@@ -19,7 +19,7 @@ final as (
         rollback_of,
         commit_sha,
         source_file,
-        source_row,
+        source_row
     from deployments
 )
 

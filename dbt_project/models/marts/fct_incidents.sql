@@ -1,6 +1,9 @@
 -- One row per incident detected at or before the as-of, with its attribution.
 with incidents as (
-    select i.*, sla.sla_target_hours, sla.sla_breached
+    select
+        i.*,
+        sla.sla_target_hours,
+        sla.sla_breached
     from {{ ref('int_incidents') }} as i
     left join {{ ref('int_incident_sla') }} as sla on i.incident_id = sla.incident_id
 ),
@@ -31,7 +34,7 @@ final as (
         sla_target_hours,
         sla_breached,
         source_file,
-        source_row,
+        source_row
     from incidents
 )
 

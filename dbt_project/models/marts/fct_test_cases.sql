@@ -16,7 +16,7 @@ final as (
         fingerprint,
         environment,
         commit_sha,
-        executed_at,
+        executed_at
     from cases
 )
 

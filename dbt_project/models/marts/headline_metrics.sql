@@ -27,7 +27,7 @@ service_escape_rates as (
         escape_rate,
         escaped_defects,
         escaped_incidents,
-        pre_release_defects + escaped_defects + escaped_incidents as records,
+        pre_release_defects + escaped_defects + escaped_incidents as records
     from escape_rates
     where release = 'ALL'
 ),
@@ -46,38 +46,88 @@ figures as (
         null as environment,
         null as severity,
         escape_rate as value,
-        records as n,
+        records as n
     from service_escape_rates
     union all
-    select 'escaped_defects', service, 'defect', null, null, escaped_defects, records
+    select
+        'escaped_defects',
+        service,
+        'defect',
+        null,
+        null,
+        escaped_defects,
+        records
     from service_escape_rates
     union all
-    select 'escaped_incidents', service, 'incident', null, null, escaped_incidents, records
+    select
+        'escaped_incidents',
+        service,
+        'incident',
+        null,
+        null,
+        escaped_incidents,
+        records
     from service_escape_rates
     union all
-    select 'mttd_hours', 'ALL', record_type, environment, null, mttd_hours, n_detect
+    select
+        'mttd_hours',
+        'ALL',
+        record_type,
+        environment,
+        null,
+        mttd_hours,
+        n_detect
     from detection_resolution
     union all
-    select 'mttr_hours', 'ALL', record_type, environment, null, mttr_hours, n_resolve
+    select
+        'mttr_hours',
+        'ALL',
+        record_type,
+        environment,
+        null,
+        mttr_hours,
+        n_resolve
     from detection_resolution
     union all
-    select 'open_defects', 'ALL', 'defect', null, severity, count(*), count(*)
+    select
+        'open_defects',
+        'ALL',
+        'defect',
+        null,
+        severity,
+        count(*),
+        count(*)
     from open_defects
     group by severity
     union all
     select
-        'rca_required_releases', 'ALL', null, null, null,
+        'rca_required_releases',
+        'ALL',
+        null,
+        null,
+        null,
         count(*) filter (where rca_required),
-        count(*) filter (where escape_rate is not null),
+        count(*) filter (where escape_rate is not null)
     from releases
     union all
     select
-        'rca_link_missing', 'ALL', null, null, null,
+        'rca_link_missing',
+        'ALL',
+        null,
+        null,
+        null,
         count(*) filter (where rca_required and nullif(trim(rca_link), '') is null),
-        count(*) filter (where rca_required),
+        count(*) filter (where rca_required)
     from releases
     union all
-    select 'releases_held', 'ALL', null, environment, null, count(*) filter (where verdict = 'HOLD'), count(*)
+    select
+        'releases_held',
+        'ALL',
+        null,
+        environment,
+        null,
+        count(*) filter (where verdict = 'HOLD'),
+        count(*)
     from release_gate
     group by environment
 ),
@@ -90,7 +140,7 @@ final as (
         environment,
         severity,
         cast(value as double) as value,
-        cast(n as bigint) as n,
+        cast(n as bigint) as n
     from figures
 )
 

@@ -34,7 +34,10 @@ defect_counts as (
 -- An incident that links a defect already counted as escaped for the same
 -- (service, release) is the same escape, not a second one.
 escaped_ids as (
-    select defect_id, service, attributed_release as release
+    select
+        defect_id,
+        service,
+        attributed_release as release
     from defects
     where is_escaped
 ),
@@ -43,25 +46,36 @@ incident_counts as (
     select
         i.service,
         i.attributed_release as release,
-        count(*) as escaped_incidents,
+        count(*) as escaped_incidents
     from incidents as i
-    where not exists (
-        select 1
-        from links as l
-        inner join escaped_ids as e on l.counted_defect_id = e.defect_id
-        where l.incident_id = i.incident_id
-            and e.service = i.service
-            and e.release is not distinct from i.attributed_release
-    )
+    where
+        not exists (
+            select 1
+            from links as l
+            inner join escaped_ids as e on l.counted_defect_id = e.defect_id
+            where
+                l.incident_id = i.incident_id
+                and e.service = i.service
+                and e.release is not distinct from i.attributed_release
+        )
     group by i.service, i.attributed_release
 ),
 
 release_keys as (
-    select service, release from releases
+    select
+        service,
+        release
+    from releases
     union
-    select service, release from defect_counts
+    select
+        service,
+        release
+    from defect_counts
     union
-    select service, release from incident_counts
+    select
+        service,
+        release
+    from incident_counts
 ),
 
 per_release as (
@@ -71,7 +85,7 @@ per_release as (
         coalesce(d.pre_release_defects, 0) as pre_release_defects,
         coalesce(d.escaped_defects, 0) as escaped_defects,
         coalesce(i.escaped_incidents, 0) as escaped_incidents,
-        r.rca_link,
+        r.rca_link
     from release_keys as k
     left join defect_counts as d
         on k.service = d.service and k.release is not distinct from d.release
@@ -89,7 +103,7 @@ rollups as (
         coalesce(sum(pre_release_defects), 0) as pre_release_defects,
         coalesce(sum(escaped_defects), 0) as escaped_defects,
         coalesce(sum(escaped_incidents), 0) as escaped_incidents,
-        cast(null as varchar) as rca_link,
+        cast(null as varchar) as rca_link
     from per_release
     where release is not null
     group by grouping sets ((service), ())
@@ -97,10 +111,15 @@ rollups as (
 
 -- Every service gets its roll-up row, even one with only unattributed records.
 service_rollups as (
-    select s.service, 'ALL' as release, 0 as pre_release_defects, 0 as escaped_defects,
-        0 as escaped_incidents, cast(null as varchar) as rca_link,
+    select
+        s.service,
+        'ALL' as release,
+        0 as pre_release_defects,
+        0 as escaped_defects,
+        0 as escaped_incidents,
+        cast(null as varchar) as rca_link
     from (select distinct service from per_release) as s
-    where s.service not in (select service from rollups)
+    where s.service not in (select r.service from rollups as r)
 ),
 
 all_rows as (
@@ -120,7 +139,7 @@ final as (
         cast(a.escaped_incidents as bigint) as escaped_incidents,
         {{ escape_rate('a.pre_release_defects', 'a.escaped_defects', 'a.escaped_incidents') }}
             as escape_rate,
-        a.rca_link,
+        a.rca_link
     from all_rows as a
 )
 
@@ -132,6 +151,6 @@ select
     f.escaped_incidents,
     f.escape_rate,
     {{ escape_rate_rca_required('f.escape_rate', 's.escape_rate_rca_threshold') }} as rca_required,
-    f.rca_link,
+    f.rca_link
 from final as f
 cross join settings as s

@@ -31,7 +31,7 @@ per_key as (
             'waiver_approver': waiver_approver,
             'waiver_reason': waiver_reason,
             'waiver_expires_at': waiver_expires_at
-        } order by rule, severity) as reasons,
+        } order by rule, severity) as reasons
     from findings
     group by service, release, environment
 ),
@@ -47,7 +47,7 @@ final as (
         coalesce(p.reasons, []) as reasons,
         k.previous_release,
         k.code_freeze_at,
-        a.as_of,
+        a.as_of
     from keys as k
     cross join as_of as a
     left join per_key as p

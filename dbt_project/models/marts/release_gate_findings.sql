@@ -45,16 +45,17 @@ blocking_severity_open as (
         k.environment,
         'BLOCKING_SEVERITY_OPEN' as rule,
         cast(null as varchar) as severity,
-        count(*)::double as observed,
-        0::double as threshold,
+        cast(count(*) as double) as observed,
+        cast(0 as double) as threshold,
         list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids,
+        cast([] as varchar[]) as incident_ids
     from keys as k
     inner join gate_rules as g
         on k.environment = g.environment and g.rule = 'BLOCKING_SEVERITY_OPEN'
     inner join defects as d
-        on k.service = d.service and k.release = d.attributed_release
-        and d.is_open and d.severity = g.severity
+        on
+            k.service = d.service and k.release = d.attributed_release
+            and d.is_open and g.severity = d.severity
     group by k.service, k.release, k.environment
 ),
 
@@ -66,16 +67,17 @@ open_tolerance_exceeded as (
         k.environment,
         'OPEN_TOLERANCE_EXCEEDED' as rule,
         g.severity,
-        count(*)::double as observed,
-        max(g.max_open)::double as threshold,
+        cast(count(*) as double) as observed,
+        cast(max(g.max_open) as double) as threshold,
         list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids,
+        cast([] as varchar[]) as incident_ids
     from keys as k
     inner join gate_rules as g
         on k.environment = g.environment and g.rule = 'MAX_OPEN' and g.max_open is not null
     inner join defects as d
-        on k.service = d.service and k.release = d.attributed_release
-        and d.is_open and d.severity = g.severity
+        on
+            k.service = d.service and k.release = d.attributed_release
+            and d.is_open and g.severity = d.severity
     group by k.service, k.release, k.environment, g.severity
     having count(*) > max(g.max_open)
 ),
@@ -88,14 +90,15 @@ stop_the_line as (
         k.environment,
         'STOP_THE_LINE' as rule,
         cast(null as varchar) as severity,
-        count(*)::double as observed,
-        0::double as threshold,
+        cast(count(*) as double) as observed,
+        cast(0 as double) as threshold,
         cast([] as varchar[]) as defect_ids,
-        list(i.incident_id order by i.incident_id) as incident_ids,
+        list(i.incident_id order by i.incident_id) as incident_ids
     from keys as k
     inner join incidents as i
-        on k.service = i.service and k.release = i.attributed_release
-        and i.severity = 'S1' and i.environment = 'production' and i.resolved_at is null
+        on
+            k.service = i.service and k.release = i.attributed_release
+            and i.severity = 'S1' and i.environment = 'production' and i.resolved_at is null
     group by k.service, k.release, k.environment
 ),
 
@@ -107,9 +110,9 @@ previous_escape_rca_missing as (
         'PREVIOUS_ESCAPE_RCA_MISSING' as rule,
         cast(null as varchar) as severity,
         e.escape_rate as observed,
-        s.escape_rate_rca_threshold::double as threshold,
+        cast(s.escape_rate_rca_threshold as double) as threshold,
         cast([] as varchar[]) as defect_ids,
-        cast([] as varchar[]) as incident_ids,
+        cast([] as varchar[]) as incident_ids
     from keys as k
     inner join escape as e
         on k.service = e.service and k.previous_release = e.release
@@ -125,17 +128,19 @@ freeze_intake as (
         k.environment,
         'FREEZE_INTAKE' as rule,
         cast(null as varchar) as severity,
-        count(*)::double as observed,
-        0::double as threshold,
+        cast(count(*) as double) as observed,
+        cast(0 as double) as threshold,
         list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids,
+        cast([] as varchar[]) as incident_ids
     from keys as k
     cross join gate_settings as gs
     cross join as_of as a
     inner join defects as d
-        on k.service = d.service and k.release = d.fixed_in_release
-        and d.resolved_at > k.code_freeze_at and d.resolved_at <= a.as_of
-    where gs.freeze_intake
+        on
+            k.service = d.service and k.release = d.fixed_in_release
+            and k.code_freeze_at < d.resolved_at and a.as_of >= d.resolved_at
+    where
+        gs.freeze_intake
         and ';' || gs.freeze_bar || ';' like '%;' || d.severity || ';%'
     group by k.service, k.release, k.environment
 ),
@@ -165,14 +170,14 @@ waiver_match as (
         w.approver,
         w.reason,
         w.expires_at,
-        w.expires_at > a.as_of as is_active,
+        w.expires_at > a.as_of as is_active
     from fired as f
     inner join waivers as w
-        on w.rule = f.rule and w.service = f.service and w.release = f.release
+        on f.rule = w.rule and f.service = w.service and f.release = w.release
     cross join as_of as a
     qualify row_number() over (
         partition by f.service, f.release, f.environment, f.rule, f.severity
-        order by w.expires_at > a.as_of desc, w.expires_at desc, w.approver
+        order by w.expires_at > a.as_of desc, w.expires_at desc, w.approver asc
     ) = 1
 ),
 
@@ -190,11 +195,12 @@ final as (
         coalesce(w.is_active, false) as is_waived,
         w.approver as waiver_approver,
         w.reason as waiver_reason,
-        w.expires_at as waiver_expires_at,
+        w.expires_at as waiver_expires_at
     from fired as f
     left join waiver_match as w
-        on f.service = w.service and f.release = w.release and f.environment = w.environment
-        and f.rule = w.rule and f.severity is not distinct from w.severity
+        on
+            f.service = w.service and f.release = w.release and f.environment = w.environment
+            and f.rule = w.rule and f.severity is not distinct from w.severity
 )
 
 select * from final

@@ -16,7 +16,7 @@ final as (
         release_order_at,
         release_position,
         previous_release,
-        previous_gate_release,
+        previous_gate_release
     from release_order
 )
 

@@ -18,7 +18,7 @@ rollouts as (
     select
         service,
         release,
-        min(finished_at) filter (where segment <> 'canary') as full_rollout_at,
+        min(finished_at) filter (where segment <> 'canary') as full_rollout_at
     from deployments
     where rollback_of is null
     group by service, release
@@ -30,19 +30,26 @@ canaries as (
         d.service,
         d.release,
         min(d.finished_at) as canary_started_at,
-        count(*) filter (where d.status = 'rolled_back') as canary_rollbacks,
+        count(*) filter (where d.status = 'rolled_back') as canary_rollbacks
     from deployments as d
     left join rollouts as r on d.service = r.service and d.release = r.release
-    where d.segment = 'canary'
+    where
+        d.segment = 'canary'
         and d.rollback_of is null
         and (r.full_rollout_at is null or d.finished_at < r.full_rollout_at)
     group by d.service, d.release
 ),
 
 release_keys as (
-    select service, release from deployments
+    select
+        service,
+        release
+    from deployments
     union
-    select service, attributed_release as release from defects
+    select
+        service,
+        attributed_release as release
+    from defects
 ),
 
 -- The phase is decided by when the defect was reported, not by its
@@ -65,7 +72,7 @@ per_release as (
         count(d.defect_id) filter (where d.segment = 'canary') as defects_segment_canary,
         count(d.defect_id) filter (where d.segment = 'blue') as defects_segment_blue,
         count(d.defect_id) filter (where d.segment = 'green') as defects_segment_green,
-        count(d.defect_id) filter (where d.segment = 'full') as defects_segment_full,
+        count(d.defect_id) filter (where d.segment = 'full') as defects_segment_full
     from release_keys as k
     left join canaries as c on k.service = c.service and k.release = c.release
     left join rollouts as r on k.service = r.service and k.release = r.release
@@ -93,7 +100,7 @@ aggregated as (
         sum(defects_segment_canary) as defects_segment_canary,
         sum(defects_segment_blue) as defects_segment_blue,
         sum(defects_segment_green) as defects_segment_green,
-        sum(defects_segment_full) as defects_segment_full,
+        sum(defects_segment_full) as defects_segment_full
     from per_release
     -- the empty grouping set gives the ('ALL', 'ALL') row even with no release: its sums are NULL
     group by grouping sets ((service, release), (service), ())
@@ -106,8 +113,9 @@ final as (
         canary_releases > 0 as has_canary,
         case when not is_rollup then canary_started_at end as canary_started_at,
         case when not is_rollup then full_rollout_at end as full_rollout_at,
-        case when not is_rollup
-            then {{ hours_between('canary_started_at', 'full_rollout_at') }}
+        case
+            when not is_rollup
+                then {{ hours_between('canary_started_at', 'full_rollout_at') }}
         end as canary_hours,
         cast(releases as bigint) as releases,
         cast(canary_releases as bigint) as canary_releases,
@@ -117,11 +125,11 @@ final as (
         cast(coalesce(defects_after_full, 0) as bigint) as defects_after_full,
         cast(coalesce(production_defects - defects_during_canary - defects_after_full, 0) as bigint)
             as defects_outside_rollout,
-        canaried_during / nullif(canaried_placed, 0)::double as canary_catch_rate,
+        canaried_during / cast(nullif(canaried_placed, 0) as double) as canary_catch_rate,
         cast(coalesce(defects_segment_canary, 0) as bigint) as defects_segment_canary,
         cast(coalesce(defects_segment_blue, 0) as bigint) as defects_segment_blue,
         cast(coalesce(defects_segment_green, 0) as bigint) as defects_segment_green,
-        cast(coalesce(defects_segment_full, 0) as bigint) as defects_segment_full,
+        cast(coalesce(defects_segment_full, 0) as bigint) as defects_segment_full
     from aggregated
 )
 

@@ -33,7 +33,7 @@ rollbacks as (
     select
         rollback_of as deployment_id,
         deployment_id as rollback_deployment_id,
-        finished_at as rolled_back_at,
+        finished_at as rolled_back_at
     from baselined
     where rollback_of is not null
     qualify row_number() over (
@@ -52,7 +52,7 @@ failed as (
         b.*,
         b.status = 'rolled_back' or r.deployment_id is not null as is_rolled_back,
         r.rollback_deployment_id,
-        r.rolled_back_at,
+        r.rolled_back_at
     from baselined as b
     left join rollbacks as r on b.deployment_id = r.deployment_id
     where b.is_failed or r.deployment_id is not null
@@ -65,12 +65,13 @@ hotfix_of as (
         f.deployment_id,
         h.deployment_id as hotfix_deployment_id,
         h.release as hotfix_release,
-        h.finished_at as hotfixed_at,
+        h.finished_at as hotfixed_at
     from failed as f
     inner join hotfixes as h
-        on f.service = h.service
-        and f.baseline_release = h.baseline_release
-        and h.finished_at > f.finished_at
+        on
+            f.service = h.service
+            and f.baseline_release = h.baseline_release
+            and f.finished_at < h.finished_at
     qualify row_number() over (
         partition by f.deployment_id
         order by h.finished_at, h.started_at nulls first, h.deployment_id
@@ -81,15 +82,22 @@ hotfix_of as (
 -- reported once it had finished, and defects linked by incidents attributed
 -- to it (duplicates included: they carry the same stack).
 linked_defects as (
-    select f.deployment_id, x.defect_id, x.stack_fingerprint,
+    select
+        f.deployment_id,
+        x.defect_id,
+        x.stack_fingerprint
     from failed as f
     inner join fingerprints as x
-        on f.service = x.service
-        and f.release = x.attributed_release
-        and x.environment = 'production'
-        and x.created_at >= f.finished_at
+        on
+            f.service = x.service
+            and f.release = x.attributed_release
+            and x.environment = 'production'
+            and f.finished_at <= x.created_at
     union
-    select f.deployment_id, x.defect_id, x.stack_fingerprint,
+    select
+        f.deployment_id,
+        x.defect_id,
+        x.stack_fingerprint
     from failed as f
     inner join incidents as i on f.deployment_id = i.attributed_deployment_id
     inner join incident_links as l on i.incident_id = l.incident_id
@@ -100,13 +108,19 @@ linked_defects as (
 -- (any environment). A case without executed_at ran on the release's own
 -- commit, so it is taken as pre-release.
 release_commits as (
-    select distinct service, release, lower(commit_sha) as commit_sha,
+    select distinct
+        service,
+        release,
+        lower(commit_sha) as commit_sha
     from all_deployments
     where commit_sha is not null and release is not null
 ),
 
 pre_release_tests as (
-    select f.deployment_id, t.status, t.fingerprint,
+    select
+        f.deployment_id,
+        t.status,
+        t.fingerprint
     from failed as f
     inner join release_commits as c on f.service = c.service and f.release = c.release
     inner join test_cases as t on c.commit_sha = t.commit_sha
@@ -114,13 +128,17 @@ pre_release_tests as (
 ),
 
 linked_counts as (
-    select deployment_id, count(distinct defect_id) as linked_defects,
+    select
+        deployment_id,
+        count(distinct defect_id) as linked_defects
     from linked_defects
     group by deployment_id
 ),
 
 linked_fingerprints as (
-    select distinct deployment_id, stack_fingerprint,
+    select distinct
+        deployment_id,
+        stack_fingerprint
     from linked_defects
     where stack_fingerprint is not null
 ),
@@ -129,7 +147,7 @@ test_counts as (
     select
         t.deployment_id,
         count(*) as pre_release_test_cases,
-        count(l.deployment_id) filter (where t.status in ('failed', 'error')) as matching_failed_tests,
+        count(l.deployment_id) filter (where t.status in ('failed', 'error')) as matching_failed_tests
     from pre_release_tests as t
     left join linked_fingerprints as l
         on t.deployment_id = l.deployment_id and t.fingerprint = l.stack_fingerprint
@@ -149,8 +167,9 @@ final as (
         f.is_rolled_back,
         f.rollback_deployment_id,
         f.rolled_back_at,
-        case when f.rolled_back_at >= f.finished_at
-            then {{ hours_between('f.finished_at', 'f.rolled_back_at') }}
+        case
+            when f.rolled_back_at >= f.finished_at
+                then {{ hours_between('f.finished_at', 'f.rolled_back_at') }}
         end as hours_to_rollback,
         f.baseline_release,
         h.hotfix_deployment_id,
@@ -161,7 +180,7 @@ final as (
         cast(coalesce(tc.pre_release_test_cases, 0) as bigint) as pre_release_test_cases,
         cast(coalesce(tc.matching_failed_tests, 0) as bigint) as matching_failed_tests,
         -- unknown (NULL) when no test result of the release ran before it
-        case when tc.pre_release_test_cases > 0 then tc.matching_failed_tests > 0 end as detection_bypassed,
+        case when tc.pre_release_test_cases > 0 then tc.matching_failed_tests > 0 end as detection_bypassed
     from failed as f
     left join hotfix_of as h on f.deployment_id = h.deployment_id
     left join linked_counts as lc on f.deployment_id = lc.deployment_id

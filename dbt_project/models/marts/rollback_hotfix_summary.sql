@@ -11,7 +11,10 @@ baselined as (
 ),
 
 hotfix_counts as (
-    select service, baseline_release as release, count(*) as hotfix_deployments,
+    select
+        service,
+        baseline_release as release,
+        count(*) as hotfix_deployments
     from baselined
     where is_hotfix_deployment and baseline_release is not null
     group by service, baseline_release
@@ -20,7 +23,10 @@ hotfix_counts as (
 -- One row per served production release; its events and hotfixes attach.
 -- (A deployment without a release has no row to count against.)
 release_keys as (
-    select distinct service, release from baselined
+    select distinct
+        service,
+        release
+    from baselined
     where release is not null
 ),
 
@@ -37,7 +43,7 @@ keyed as (
         e.hours_to_hotfix,
         e.detection_bypassed,
         -- a release's hotfix count once, on its first row
-        row_number() over (partition by k.service, k.release order by e.deployment_id) = 1 as first_row,
+        row_number() over (partition by k.service, k.release order by e.deployment_id) = 1 as first_row
     from release_keys as k
     left join events as e on k.service = e.service and k.release = e.release
     left join hotfix_counts as h on k.service = h.service and k.release = h.release
@@ -60,7 +66,7 @@ aggregated as (
         {{ percentile_cont('hours_to_hotfix', 0.5) }} as median_hours_to_hotfix,
         max(hours_to_hotfix) as max_hours_to_hotfix,
         count(detection_bypassed) as failures_with_tests,
-        count(*) filter (where detection_bypassed) as bypassed_failures,
+        count(*) filter (where detection_bypassed) as bypassed_failures
     from keyed
     group by grouping sets ((service, release), (service), ())
 ),
@@ -83,7 +89,7 @@ final as (
         max_hours_to_hotfix,
         cast(failures_with_tests as bigint) as failures_with_tests,
         cast(bypassed_failures as bigint) as bypassed_failures,
-        case when failures_with_tests > 0 then bypassed_failures > 0 end as detection_bypassed,
+        case when failures_with_tests > 0 then bypassed_failures > 0 end as detection_bypassed
     from aggregated
 )
 

@@ -26,7 +26,9 @@ settings as (
 
 -- When a named rollback finished, its target stopped serving.
 named_rollbacks as (
-    select rollback_of as deployment_id, min(finished_at) as rolled_back_at,
+    select
+        rollback_of as deployment_id,
+        min(finished_at) as rolled_back_at
     from deployments
     where rollback_of is not null
     group by rollback_of
@@ -48,7 +50,7 @@ sequenced as (
         lead(d.finished_at) over (
             partition by d.environment, d.service, case when d.segment = 'canary' then 'canary' else 'fleet' end
             order by d.finished_at, d.started_at nulls first, d.deployment_id
-        ) as next_in_slot_at,
+        ) as next_in_slot_at
     from deployments as d
 ),
 
@@ -70,7 +72,7 @@ intervals as (
             case when s.slot = 'canary' then s.next_any_at else s.next_in_slot_at end,
             r.rolled_back_at,
             case when s.status = 'rolled_back' and r.rolled_back_at is null then s.next_any_at end
-        ) as valid_to,
+        ) as valid_to
     from sequenced as s
     left join named_rollbacks as r on s.deployment_id = r.deployment_id
     -- the latest of deployments finishing at the same instant is the one
@@ -89,10 +91,12 @@ bounds as (
         d.environment,
         d.service,
         min(cast(d.finished_at as date)) as first_day,
-        max(s.last_day) as last_day,
+        max(s.last_day) as last_day
     from deployments as d
     inner join (
-        select service, max(cast(finished_at as date)) as last_day,
+        select
+            service,
+            max(cast(finished_at as date)) as last_day
         from deployments
         group by service
     ) as s on d.service = s.service
@@ -106,18 +110,24 @@ days as (
         b.environment,
         b.service,
         cast(t.day as date) as day,
-        cast({{ dbt.dateadd('day', 1, 'cast(t.day as date)') }} as timestamptz) as end_of_day,
+        cast({{ dbt.dateadd('day', 1, 'cast(t.day as date)') }} as timestamptz) as end_of_day
     from bounds as b
     cross join as_of as a,
         unnest(generate_series(
             b.first_day, least(b.last_day, cast(a.as_of as date)), interval 1 day
-        )) as t(day)
+        )) as t (day)
 ),
 
 slots as (
-    select d.*, x.slot
+    select
+        d.*,
+        x.slot
     from days as d
-    cross join (select 'fleet' as slot union all select 'canary' as slot) as x
+    cross join (
+        select 'fleet' as slot
+        union all
+        select 'canary' as slot
+    ) as x
 ),
 
 -- The interval starting last before the end of the day is the only one that
@@ -129,13 +139,14 @@ running as (
         s.day,
         s.slot,
         case when i.valid_to is null or i.valid_to >= s.end_of_day then i.release end as release,
-        case when i.valid_to is null or i.valid_to >= s.end_of_day then i.segment end as segment,
+        case when i.valid_to is null or i.valid_to >= s.end_of_day then i.segment end as segment
     from slots as s
     asof left join intervals as i
-        on s.environment = i.environment
-        and s.service = i.service
-        and s.slot = i.slot
-        and s.end_of_day > i.valid_from
+        on
+            s.environment = i.environment
+            and s.service = i.service
+            and s.slot = i.slot
+            and s.end_of_day > i.valid_from
 ),
 
 per_day as (
@@ -147,7 +158,7 @@ per_day as (
         max(release) filter (where slot = 'fleet' and segment = 'blue') as blue_release,
         max(release) filter (where slot = 'fleet' and segment = 'green') as green_release,
         max(release) filter (where slot = 'canary') as canary_release,
-        max(release) filter (where slot = 'fleet') as fleet_release,
+        max(release) filter (where slot = 'fleet') as fleet_release
     from running
     group by environment, service, day
 ),
@@ -158,14 +169,18 @@ positioned as (
     select
         p.*,
         coalesce(p.fleet_release, p.canary_release) as running_release,
-        o.release_position as running_position,
+        o.release_position as running_position
     from per_day as p
     left join release_order as o
         on p.service = o.service and coalesce(p.fleet_release, p.canary_release) = o.release
 ),
 
 found as (
-    select environment, service, cast(created_at as date) as day, count(*) as defects_found,
+    select
+        environment,
+        service,
+        cast(created_at as date) as day,
+        count(*) as defects_found
     from defects
     group by environment, service, cast(created_at as date)
 ),
@@ -190,7 +205,7 @@ final as (
         p.running_position - e.running_position as lags_production_by,
         coalesce(e.fleet_release <> e.canary_release, false) as segments_differ,
         coalesce(p.running_position - e.running_position > s.version_skew_releases, false) as lag_exceeded,
-        cast(coalesce(f.defects_found, 0) as bigint) as defects_found,
+        cast(coalesce(f.defects_found, 0) as bigint) as defects_found
     from positioned as e
     cross join settings as s
     left join positioned as p
@@ -214,5 +229,5 @@ select
     segments_differ,
     lag_exceeded,
     segments_differ or lag_exceeded as is_skewed,
-    defects_found,
+    defects_found
 from final

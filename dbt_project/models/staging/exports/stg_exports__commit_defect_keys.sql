@@ -16,13 +16,16 @@ with commits as (
 keys as (
     select distinct
         lower({{ text('c.sha') }}) as sha,
-        k.defect_key,
+        k.defect_key
     from commits as c,
-        unnest(regexp_extract_all(c.message, {{ defect_key_pattern() }})) as k(defect_key)
+        unnest(regexp_extract_all(c.message, {{ defect_key_pattern() }})) as k (defect_key)
 ),
 
 final as (
-    select sha, defect_key from keys
+    select
+        sha,
+        defect_key
+    from keys
     where sha is not null
 )
 

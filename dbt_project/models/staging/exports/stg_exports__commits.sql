@@ -15,7 +15,7 @@ renamed as (
         committed_at,
         {{ person_key('author') }} as author_key,
         {{ mask_text('message') }} as message,
-        {{ text('files') }} as files,
+        {{ text('files') }} as files
     from commits
 )
 

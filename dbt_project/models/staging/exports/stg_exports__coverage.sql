@@ -15,7 +15,7 @@ final as (
         branches_valid,
         branches_covered,
         reported_at,
-        lower({{ text('commit_sha') }}) as commit_sha,
+        lower({{ text('commit_sha') }}) as commit_sha
     from coverage
 )
 

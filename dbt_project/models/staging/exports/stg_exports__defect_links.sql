@@ -8,7 +8,7 @@ final as (
     select distinct
         {{ text('defect_id') }} as defect_id,
         {{ text('linked_defect_id') }} as linked_defect_id,
-        lower({{ text('link_type') }}) as link_type,
+        lower({{ text('link_type') }}) as link_type
     from links
 )
 

@@ -21,28 +21,34 @@ mapped as (
         h.changed_at,
         -- a status nobody listed falls back to the tracker's category, else counts
         -- as open (`new`); it is listed in the load summary
-        case when {{ text('h.from_status') }} is not null
-             then coalesce(f.canonical, fc.canonical, 'new') end as from_status,
+        case
+            when {{ text('h.from_status') }} is not null
+                then coalesce(f.canonical, fc.canonical, 'new')
+        end as from_status,
         coalesce(t.canonical, tc.canonical, 'new') as to_status,
         {{ text('h.from_status') }} as from_status_raw,
         f.canonical is null as from_status_unmapped,
         {{ text('h.to_status') }} as to_status_raw,
         t.canonical is null as to_status_unmapped,
         h.source_file,
-        h.source_row,
+        h.source_row
     from history as h
     left join vocabulary as f
-        on f.source = h.source_system and f.vocabulary = 'status'
-        and f.match_key = {{ match_key('h.from_status') }}
+        on
+            h.source_system = f.source and f.vocabulary = 'status'
+            and f.match_key = {{ match_key('h.from_status') }}
     left join vocabulary as fc
-        on fc.source = h.source_system and fc.vocabulary = 'status_category'
-        and fc.match_key = {{ match_key('h.from_status_category') }}
+        on
+            h.source_system = fc.source and fc.vocabulary = 'status_category'
+            and fc.match_key = {{ match_key('h.from_status_category') }}
     left join vocabulary as t
-        on t.source = h.source_system and t.vocabulary = 'status'
-        and t.match_key = {{ match_key('h.to_status') }}
+        on
+            h.source_system = t.source and t.vocabulary = 'status'
+            and t.match_key = {{ match_key('h.to_status') }}
     left join vocabulary as tc
-        on tc.source = h.source_system and tc.vocabulary = 'status_category'
-        and tc.match_key = {{ match_key('h.to_status_category') }}
+        on
+            h.source_system = tc.source and tc.vocabulary = 'status_category'
+            and tc.match_key = {{ match_key('h.to_status_category') }}
 )
 
 select * from mapped

@@ -19,7 +19,9 @@ defects as (
 ),
 
 duplicate_links as (
-    select defect_id, min(linked_defect_id) as duplicate_of
+    select
+        defect_id,
+        min(linked_defect_id) as duplicate_of
     from {{ ref('stg_exports__defect_links') }}
     where link_type = 'duplicates'
     group by defect_id
@@ -84,28 +86,33 @@ mapped as (
         {{ text('d.url') }} as url,
         d.source_system,
         d.source_file,
-        d.source_row,
+        d.source_row
     from defects as d
     cross join settings as s
     left join sources as src
-        on src.source = d.source_system
+        on d.source_system = src.source
     left join duplicate_links as l
         on l.defect_id = {{ text('d.defect_id') }}
     left join vocabulary as sev
-        on sev.source = d.source_system and sev.vocabulary = 'severity'
-        and sev.match_key = {{ match_key('d.severity') }}
+        on
+            d.source_system = sev.source and sev.vocabulary = 'severity'
+            and sev.match_key = {{ match_key('d.severity') }}
     left join vocabulary as st
-        on st.source = d.source_system and st.vocabulary = 'status'
-        and st.match_key = {{ match_key('d.status') }}
+        on
+            d.source_system = st.source and st.vocabulary = 'status'
+            and st.match_key = {{ match_key('d.status') }}
     left join vocabulary as cat
-        on cat.source = d.source_system and cat.vocabulary = 'status_category'
-        and cat.match_key = {{ match_key('d.status_category') }}
+        on
+            d.source_system = cat.source and cat.vocabulary = 'status_category'
+            and cat.match_key = {{ match_key('d.status_category') }}
     left join vocabulary as res
-        on res.source = d.source_system and res.vocabulary = 'resolution'
-        and res.match_key = {{ match_key('d.resolution') }}
+        on
+            d.source_system = res.source and res.vocabulary = 'resolution'
+            and res.match_key = {{ match_key('d.resolution') }}
     left join vocabulary as env
-        on env.source = d.source_system and env.vocabulary = 'environment'
-        and env.match_key = {{ match_key('d.environment') }}
+        on
+            d.source_system = env.source and env.vocabulary = 'environment'
+            and env.match_key = {{ match_key('d.environment') }}
 )
 
 select * from mapped

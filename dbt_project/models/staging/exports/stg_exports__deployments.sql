@@ -28,11 +28,12 @@ mapped as (
         coalesce(d.is_hotfix, false) as is_hotfix,
         {{ text('d.rollback_of') }} as rollback_of,
         d.source_file,
-        d.source_row,
+        d.source_row
     from deployments as d
     left join vocabulary as env
-        on env.source = d.source_system and env.vocabulary = 'environment'
-        and env.match_key = {{ match_key('d.environment') }}
+        on
+            d.source_system = env.source and env.vocabulary = 'environment'
+            and env.match_key = {{ match_key('d.environment') }}
 )
 
 select * from mapped

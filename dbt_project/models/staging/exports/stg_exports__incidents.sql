@@ -32,7 +32,9 @@ mapped as (
         sev.canonical is null as severity_unmapped,
         {{ text('i.service') }} as service,
         case
-            when {{ text('i.environment') }} is null then coalesce(src.default_environment, s.default_incident_environment)
+            when
+                {{ text('i.environment') }} is null
+                then coalesce(src.default_environment, s.default_incident_environment)
             else coalesce(env.canonical, trim(i.environment))
         end as environment,
         {{ text('i.environment') }} as environment_raw,
@@ -46,17 +48,19 @@ mapped as (
         {{ text('i.postmortem_link') }} as postmortem_link,
         i.source_system,
         i.source_file,
-        i.source_row,
+        i.source_row
     from incidents as i
     cross join settings as s
     left join sources as src
-        on src.source = i.source_system
+        on i.source_system = src.source
     left join vocabulary as sev
-        on sev.source = i.source_system and sev.vocabulary = 'severity'
-        and sev.match_key = {{ match_key('i.severity') }}
+        on
+            i.source_system = sev.source and sev.vocabulary = 'severity'
+            and sev.match_key = {{ match_key('i.severity') }}
     left join vocabulary as env
-        on env.source = i.source_system and env.vocabulary = 'environment'
-        and env.match_key = {{ match_key('i.environment') }}
+        on
+            i.source_system = env.source and env.vocabulary = 'environment'
+            and env.match_key = {{ match_key('i.environment') }}
 )
 
 select * from mapped

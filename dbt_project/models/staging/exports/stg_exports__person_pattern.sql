@@ -5,9 +5,12 @@
 -- matches nothing when nobody is named.
 with people as (
     select assignee as name from {{ source('raw', 'defects') }}
-    union select reporter from {{ source('raw', 'defects') }}
-    union select actor from {{ source('raw', 'defect_status_history') }}
-    union select author from {{ source('raw', 'commits') }}
+    union
+    select reporter from {{ source('raw', 'defects') }}
+    union
+    select actor from {{ source('raw', 'defect_status_history') }}
+    union
+    select author from {{ source('raw', 'commits') }}
 ),
 
 -- Service accounts are not people, and their names are everyday words in
@@ -15,7 +18,8 @@ with people as (
 names as (
     select distinct trim(name) as name
     from people
-    where length(trim(name)) >= 3
+    where
+        length(trim(name)) >= 3
         and lower(trim(name)) not in (
             'admin', 'administrator', 'root', 'system', 'automation', 'jira', 'jenkins', 'unassigned', 'bot'
         )
@@ -23,15 +27,18 @@ names as (
 ),
 
 final as (
-    select coalesce(
-        '(?i)(' || string_agg(
-            case when regexp_matches(name, '^[ -~]+$') then '\b' || regexp_escape(name) || '\b'
-                 else regexp_escape(name) end,
-            '|' order by length(name) desc, name
-        ) || ')',
-        '[^\s\S]'
-    ) as pattern,
-    count(*) as names
+    select
+        coalesce(
+            '(?i)(' || string_agg(
+                case
+                    when regexp_matches(name, '^[ -~]+$') then '\b' || regexp_escape(name) || '\b'
+                    else regexp_escape(name)
+                end,
+                '|' order by length(name) desc, name
+            ) || ')',
+            '[^\s\S]'
+        ) as pattern,
+        count(*) as names
     from names
 )
 

@@ -11,7 +11,7 @@ renamed as (
         {{ text('release') }} as release,
         code_freeze_at,
         planned_release_at,
-        {{ text('rca_link') }} as rca_link,
+        {{ text('rca_link') }} as rca_link
     from releases
 )
 

@@ -9,13 +9,22 @@ sources as (
 ),
 
 candidates as (
-    select s.source, v.vocabulary, {{ match_key('v.name') }} as match_key, v.canonical, v.source = '*' as is_global
+    select
+        s.source,
+        v.vocabulary,
+        {{ match_key('v.name') }} as match_key,
+        v.canonical,
+        v.source = '*' as is_global
     from vocabulary as v
     inner join sources as s on v.source in (s.source, '*')
 ),
 
 final as (
-    select source, vocabulary, match_key, canonical,
+    select
+        source,
+        vocabulary,
+        match_key,
+        canonical
     from candidates
     qualify row_number() over (
         partition by source, vocabulary, match_key order by is_global, canonical

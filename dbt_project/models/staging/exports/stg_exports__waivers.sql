@@ -6,12 +6,26 @@
 -- detail 10): the policy file's `waivers` and any waivers.csv in the exports.
 -- The same waiver given in both is one waiver.
 with from_policy as (
-    select rule, service, release, approver, reason, expires_at, 'policy' as origin,
+    select
+        rule,
+        service,
+        release,
+        approver,
+        reason,
+        expires_at,
+        'policy' as origin
     from {{ source('raw', 'policy_waivers') }}
 ),
 
 from_exports as (
-    select rule, service, release, approver, reason, expires_at, source_file as origin,
+    select
+        rule,
+        service,
+        release,
+        approver,
+        reason,
+        expires_at,
+        source_file as origin
     from {{ source('raw', 'waivers') }}
 ),
 
@@ -30,7 +44,7 @@ renamed as (
         -- the reason is free text; the approver is who the gate must name
         {{ mask_text(text('reason')) }} as reason,
         expires_at,
-        origin,
+        origin
     from unioned
 )
 

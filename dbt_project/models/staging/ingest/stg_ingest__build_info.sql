@@ -9,7 +9,7 @@ final as (
         as_of,
         built_at,
         policy_sha256,
-        exports_dir,
+        exports_dir
     from build_info
 )
 

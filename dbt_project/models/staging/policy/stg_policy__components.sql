@@ -8,7 +8,7 @@ final as (
     select
         component,
         path_glob,
-        path_regex,
+        path_regex
     from components
 )
 

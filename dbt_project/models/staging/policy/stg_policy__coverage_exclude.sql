@@ -7,7 +7,7 @@ with coverage_exclude as (
 final as (
     select
         path_glob,
-        path_regex,
+        path_regex
     from coverage_exclude
 )
 

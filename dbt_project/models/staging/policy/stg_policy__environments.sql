@@ -7,7 +7,7 @@ final as (
     select
         environment,
         rank,
-        is_pre_release,
+        is_pre_release
     from environments
 )
 

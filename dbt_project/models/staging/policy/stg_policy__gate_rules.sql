@@ -8,7 +8,7 @@ final as (
         environment,
         rule,
         severity,
-        max_open,
+        max_open
     from gate_rules
 )
 

@@ -6,7 +6,7 @@ with gate_settings as (
 final as (
     select
         freeze_intake,
-        freeze_bar,
+        freeze_bar
     from gate_settings
 )
 

@@ -5,8 +5,7 @@ with postmortem_severities as (
 ),
 
 final as (
-    select distinct
-        severity,
+    select distinct severity
     from postmortem_severities
 )
 

@@ -8,7 +8,7 @@ final as (
         severity,
         recurrence,
         users,
-        no_workaround,
+        no_workaround
     from weights
 )
 

@@ -5,8 +5,7 @@ with branches as (
 ),
 
 final as (
-    select distinct
-        trim(branch) as branch,
+    select distinct trim(branch) as branch
     from branches
 )
 

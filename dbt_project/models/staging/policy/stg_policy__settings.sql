@@ -16,7 +16,7 @@ final as (
         version_skew_releases,
         defect_key_pattern,
         duplicate_threshold,
-        candidates_per_defect,
+        candidates_per_defect
     from settings
 )
 

@@ -7,7 +7,7 @@ final as (
     select
         severity,
         rank,
-        priority_factor,
+        priority_factor
     from severities
 )
 

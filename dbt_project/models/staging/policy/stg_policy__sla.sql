@@ -6,7 +6,7 @@ with sla as (
 final as (
     select
         severity,
-        sla_hours,
+        sla_hours
     from sla
 )
 

@@ -6,7 +6,7 @@ with statuses as (
 final as (
     select
         status,
-        is_open,
+        is_open
     from statuses
 )
 

@@ -16,7 +16,7 @@ import resource
 import shutil
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -70,7 +70,7 @@ def main() -> None:
     warehouse.unlink(missing_ok=True)
     with connect(warehouse) as con:
         started = time.perf_counter()
-        summary = load_exports(con, folder, load_policy(), datetime(2026, 6, 30, tzinfo=timezone.utc))
+        summary = load_exports(con, folder, load_policy(), datetime(2026, 6, 30, tzinfo=UTC))
         ingest_s = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

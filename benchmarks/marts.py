@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.defs.ingest.loader import load_exports
@@ -29,7 +29,7 @@ from pipelines.synthetic import generate
 from pipelines.warehouse import DBT_PROJECT_DIR, connect
 
 DEFECTS_PER_SCALE = 300  # generate(scale=1) writes 300 defects
-AS_OF = datetime(2026, 6, 30, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 WATCHED = ("defect_aging", "cumulative_flow")
 
 

@@ -2,8 +2,8 @@
 
 The CLI passes them explicitly; under `dagster dev` they come from the
 environment (DEFECTFLOW_EXPORTS, DEFECTFLOW_POLICY, DEFECTFLOW_AS_OF,
-DEFECTFLOW_REPORTS, DEFECTFLOW_WAREHOUSE, DEFECTFLOW_GIT_REPO) with the
-documented defaults.
+DEFECTFLOW_REPORTS, DEFECTFLOW_GIT_REPO) with the documented defaults. The
+warehouse file is the `warehouse` resource's (pipelines/defs/warehouse.py).
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def report_folder_name(as_of: datetime) -> str:
 
 
 class BuildSettings(dg.ConfigurableResource):
-    """Where the build reads and writes; empty fields fall back to the environment, then defaults."""
+    """Where the build reads its inputs and writes its reports; empty fields fall back to the
+    environment, then defaults."""
 
     exports_dir: str = ""
     policy_path: str = ""

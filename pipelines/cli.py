@@ -124,13 +124,21 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         "loggers": {"console": {"config": {"log_level": "WARNING" if verbose else "CRITICAL"}}},
     }
     # dbt's own log (a line per model and test) goes to a file beside the
-    # warehouse; the terminal gets one progress line per model.
+    # warehouse; the terminal gets one progress line per model. It is written
+    # under a name of this process's own and takes the shared name afterwards,
+    # so a build refused by the lock cannot clobber the running build's log.
+    own_log = build_log.with_name(f".{build_log.name}.{os.getpid()}")
     with (
-        build_log.open("w", encoding="utf-8") as sink,
+        own_log.open("w", encoding="utf-8") as sink,
         contextlib.redirect_stdout(sink),
         dg.DagsterInstance.ephemeral() as instance,
     ):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    busy = None if result.success else _busy_message(result)
+    if busy:
+        own_log.unlink(missing_ok=True)
+        raise BuildFailed(busy)
+    os.replace(own_log, build_log)
     if not result.success:
         raise BuildFailed(_failure_message(result, build_log))
 
@@ -141,9 +149,6 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
 
 
 def _failure_message(result, build_log: Path) -> str:
-    busy = _busy_message(result)
-    if busy:
-        return busy  # nothing ran: no log to point at
     messages = []
     for event in result.all_events:
         if event.is_step_failure:

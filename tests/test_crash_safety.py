@@ -62,6 +62,8 @@ def test_a_second_build_is_refused_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 def test_second_cli_build_exits_2_while_one_runs(tmp_path):
     warehouse = tmp_path / "w.duckdb"
+    running_log = tmp_path / "w.duckdb.build.log"
+    running_log.write_text("the running build's dbt log\n")
     with build_copy(warehouse):
         proc = subprocess.run(
             [sys.executable, "-m", "pipelines", "build", "--exports", str(TINY), "--warehouse", str(warehouse),
@@ -70,6 +72,9 @@ def test_second_cli_build_exits_2_while_one_runs(tmp_path):
         )
     assert proc.returncode == 2
     assert "another build is writing" in proc.stderr
+    # the refused build leaves the running build's log alone, and no log of its own
+    assert running_log.read_text() == "the running build's dbt log\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if "log" in p.name) == ["w.duckdb.build.log"]
 
 
 @pytest.mark.slow

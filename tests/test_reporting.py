@@ -313,13 +313,15 @@ def _outside_bundle(page: str) -> str:
 
 
 @pytest.mark.slow
-def test_render_executive_briefing(warehouse: Path, tmp_path: Path) -> None:
+def test_render_executive_briefing(warehouse: Path, tmp_path: Path, capfd) -> None:
     reports = tmp_path / "reports"
     started = time.perf_counter()
     page_path = render.render_notebook(
         "executive_briefing", {"warehouse": str(warehouse)}, reports, AS_OF_DATE
     )
     elapsed = time.perf_counter() - started
+    # The kernel runs over IPC: no warning about unencrypted TCP on the console.
+    assert "without encryption" not in capfd.readouterr().err
     print(f"rendered executive briefing in {elapsed:.1f} s")
 
     assert page_path == reports.resolve() / AS_OF_DATE / "executive_briefing.html"

@@ -126,6 +126,7 @@ def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as
             str(executed),
             parameters=params,
             kernel_name="python3",
+            kernel_manager_class=_local_kernel_manager(),
             cwd=str(REPO_ROOT),
             progress_bar=False,
             execution_timeout=600,
@@ -141,6 +142,23 @@ def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as
     page.write_text(notebook_to_html(nb, title), encoding="utf-8")
     log.info("rendered %s", page)
     return page
+
+
+def _local_kernel_manager() -> type:
+    """A kernel manager whose kernel talks to papermill over Unix sockets (IPC), not TCP.
+
+    The report kernel never leaves this machine; over TCP without CurveZMQ keys
+    ipykernel warns, at every render, that the traffic is unencrypted.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class LocalKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _transport_default(self) -> str:
+            return "ipc"
+
+    return LocalKernelManager
 
 
 def notebook_to_html(nb: Any, title: str) -> str:

@@ -525,8 +525,8 @@ def test_whole_corpus_in_one_folder_loses_nothing(ingest):
     loaded.assert_nothing_else_lost()
     totals = loaded.con.execute(
         "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from raw.load_report").fetchone()
-    # table names from the fixed entity list
-    stored = sum(loaded.con.execute(f"select count(*) from raw.{e}").fetchone()[0] for e in ENTITIES)
+    count_sql = {e: "select count(*) from raw." + e for e in ENTITIES}  # identifiers: the fixed entity list
+    stored = sum(loaded.con.execute(count_sql[e]).fetchone()[0] for e in ENTITIES)
     quarantined = loaded.con.execute("select count(*) from raw.quarantine").fetchone()[0]
     assert totals == (stored + quarantined, stored, quarantined)
 

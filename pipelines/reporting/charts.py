@@ -61,7 +61,7 @@ def escape_rate_chart(releases: pd.DataFrame) -> go.Figure:
             "subtitle": {"text": "Escaped defects and incidents over all found; ◆ = RCA required"},
         },
         xaxis={
-            "title": {"text": "Release (by first production deployment)"},
+            "title": {"text": "Release (in release order: planned date, else first production deployment)"},
             "type": "category",
             "categoryorder": "array",
             "categoryarray": [_plot_text(r) for r in order],

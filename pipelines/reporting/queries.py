@@ -190,7 +190,10 @@ def headline_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def open_defects_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Open, non-duplicate defects at the as-of per severity (every severity listed)."""
-    figures = headline_figures(con)
+    return _open_by_severity(headline_figures(con))
+
+
+def _open_by_severity(figures: pd.DataFrame) -> pd.DataFrame:
     counts = figures[figures["metric"] == "open_defects"]
     by_sev = dict(zip(counts["severity"].fillna("unknown"), counts["value"], strict=True))
     # Unmapped severities do not exist in marts (the load maps them to the policy's
@@ -269,7 +272,7 @@ def headline(con: duckdb.DuckDBPyConnection) -> Headline:
 
     rate, denominator = figure("escape_rate", service="ALL")
     escaped = sum(figure(metric, service="ALL")[0] or 0 for metric in ("escaped_defects", "escaped_incidents"))
-    open_sev = open_defects_by_severity(con)
+    open_sev = _open_by_severity(figures)
     mttd = {rt: TimingFigure(*figure("mttd_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
     mttr = {rt: TimingFigure(*figure("mttr_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
     return Headline(

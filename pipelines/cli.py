@@ -349,26 +349,24 @@ def cmd_gate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipelines.reporting import ReportRenderError, WarehouseError, render_notebook
+    from pipelines.reporting import REPORTS, ReportParameterError, ReportRenderError, WarehouseError, render_report
+    from pipelines.reporting.catalog import find
 
-    warehouse = Path(args.warehouse).resolve()
-    with connect(warehouse, read_only=True) as con:
-        as_of = con.execute("select as_of from marts.build_metadata").fetchall()[0][0]
-    params = {"as_of": as_of.isoformat(), "warehouse": str(warehouse)}
+    given: dict[str, str] = {}
     for item in args.param or []:
         key, sep, value = item.partition("=")
-        if not sep:
+        if not sep or not key.strip():
             raise BuildFailed(f"--param {item!r}: expected key=value")
-        params[key] = value
+        given[key.strip()] = value
     try:
-        path = render_notebook(NOTEBOOKS[args.name], params, Path(args.reports).resolve(), report_folder_name(as_of))
+        report = find(args.name, REPORTS)
+        path = render_report(report, given, Path(args.warehouse).resolve(), Path(args.reports).resolve())
+    except ReportParameterError as exc:
+        raise BuildFailed(f"report {args.name}: {exc}") from exc
     except (ReportRenderError, WarehouseError) as exc:
         raise BuildFailed(str(exc)) from exc
     print(f"Report: {path}")
     return EXIT_OK
-
-
-NOTEBOOKS = {"executive": "executive_briefing"}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -420,7 +418,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")
-    report.add_argument("name", choices=sorted(NOTEBOOKS), help="which report")
+    report.add_argument("name", help="which report: executive, post_release, postmortem")
     report.add_argument("--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)")
     warehouse_and_reports(report)
     report.set_defaults(func=cmd_report)

@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipelines.defs.warehouse import Warehouse
 from pipelines.reporting.queries import EXECUTIVE_TABLES
-from pipelines.settings import BuildSettings, report_folder_name
+from pipelines.settings import BuildSettings
 
 log = logging.getLogger("defectflow")
 
@@ -22,17 +22,10 @@ EXECUTIVE_INPUTS = [["marts", name] for name in EXECUTIVE_TABLES]
 )
 def executive_briefing(build: BuildSettings, warehouse: Warehouse) -> dg.MaterializeResult:
     """The weekly executive briefing: escape rate per release and service, MTTD/MTTR by environment."""
-    from pipelines.reporting import render_notebook  # keeps notebook tooling out of import time
+    from pipelines.reporting import executive, render_report  # keeps notebook tooling out of import time
 
-    # The warehouse's own as-of, not "now": the report describes what was built.
-    with warehouse.connect(read_only=True) as con:
-        as_of = con.execute("select as_of from marts.build_metadata").fetchall()[0][0]
-    path = render_notebook(
-        "executive_briefing",
-        parameters={"as_of": as_of.isoformat(), "warehouse": str(warehouse.file)},
-        reports_dir=build.reports(),
-        as_of_date=report_folder_name(as_of),
-    )
+    # Rendered into the folder of the warehouse's own as-of, not "now": the report describes what was built.
+    path = render_report(executive.REPORT, {}, warehouse.file, build.reports())
     log.info("  report %s", path)
     return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
 

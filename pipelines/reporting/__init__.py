@@ -15,12 +15,14 @@ This module is the interface notebooks (``from pipelines import reporting as rp`
 the CLI and the Dagster asset import from.
 """
 
+from pipelines.reporting import executive
+from pipelines.reporting.catalog import Report, ReportParameterError
 from pipelines.reporting.charts import detection_resolution_chart, escape_rate_chart
 from pipelines.reporting.fragments import (
-    briefing_header,
     detection_resolution_table,
     headline_cards,
     rca_table,
+    report_header,
     service_escape_table,
     show,
     show_html,
@@ -38,12 +40,17 @@ from pipelines.reporting.queries import (
     service_escape_rates,
     unattributed_counts,
 )
-from pipelines.reporting.render import ReportRenderError, render_notebook
+from pipelines.reporting.render import ReportRenderError, render_notebook, render_report
+
+#: Every report ``defectflow report`` renders, in the order the index page lists them.
+REPORTS: tuple[Report, ...] = (executive.REPORT,)
 
 __all__ = [
+    "REPORTS",
+    "Report",
+    "ReportParameterError",
     "ReportRenderError",
     "WarehouseError",
-    "briefing_header",
     "build_info",
     "detection_resolution",
     "detection_resolution_chart",
@@ -56,6 +63,8 @@ __all__ = [
     "rca_table",
     "release_escape_rates",
     "render_notebook",
+    "render_report",
+    "report_header",
     "service_escape_rates",
     "service_escape_table",
     "show",

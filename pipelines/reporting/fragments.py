@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
@@ -84,11 +84,16 @@ def html_table(
     return "".join(parts)
 
 
-def briefing_header(info: BuildInfo, requested_as_of: str | None, title: str) -> str:
-    """Report title with the as-of; warns when the caller asked for another as-of."""
+def report_header(info: BuildInfo, requested_as_of: str | None, title: str, subtitle: str | None = None) -> str:
+    """Report title with the as-of and the time it was generated (the one line two renders of
+    the same warehouse differ in); warns when the caller asked for another as-of."""
+    generated = fmt_timestamp(datetime.now(UTC))
     lines = [
         f"<h1>{esc(title)}</h1>",
-        f'<p class="asof">As of <strong>{esc(fmt_timestamp(info.as_of))}</strong></p>',
+        f'<p class="asof">As of <strong>{esc(fmt_timestamp(info.as_of))}</strong>'
+        + (f" · {esc(subtitle)}" if subtitle else "")
+        + "</p>",
+        f'<p class="generated">Generated {esc(generated)}</p>',
     ]
     if requested_as_of and _utc_date(requested_as_of) != as_utc(info.as_of).date():
         lines.append(
@@ -208,11 +213,16 @@ def unattributed_note(u: Unattributed) -> str:
 
 
 _plotlyjs_emitted = False
+_charts_shown = 0
 
 
-def figure_html(fig: go.Figure, *, include_plotlyjs: bool) -> str:
-    """A figure as an HTML fragment; plotly.js inline (no CDN) when asked."""
-    div = fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOTLY_CONFIG)
+def figure_html(fig: go.Figure, *, include_plotlyjs: bool, div_id: str) -> str:
+    """A figure as an HTML fragment; plotly.js inline (no CDN) when asked.
+
+    ``div_id`` is fixed by the caller (plotly's default is a random UUID), so two
+    renders of the same data are byte-identical.
+    """
+    div = fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOTLY_CONFIG, div_id=div_id)
     if not include_plotlyjs:
         return div
     # Our own inline <script> rather than include_plotlyjs=True: same bundle,
@@ -230,12 +240,17 @@ def show(fig: go.Figure, *, include_plotlyjs: bool | None = None) -> None:
     An HTML output survives. plotly.js goes into the first chart of the kernel
     only (each page needs it once; it is ~4.8 MB).
     """
-    global _plotlyjs_emitted
-    from IPython.display import HTML, display
+    show_html(chart_html(fig, include_plotlyjs=include_plotlyjs))
 
+
+def chart_html(fig: go.Figure, *, include_plotlyjs: bool | None = None) -> str:
+    """A figure's HTML for this kernel's page: ids numbered in display order (``chart-1``, ...),
+    plotly.js with the first chart only (see ``show``)."""
+    global _plotlyjs_emitted, _charts_shown
     embed = not _plotlyjs_emitted if include_plotlyjs is None else include_plotlyjs
-    display(HTML(figure_html(fig, include_plotlyjs=embed)))
+    _charts_shown += 1
     _plotlyjs_emitted = _plotlyjs_emitted or embed
+    return figure_html(fig, include_plotlyjs=embed, div_id=f"chart-{_charts_shown}")
 
 
 def show_html(fragment: str) -> None:

@@ -15,13 +15,17 @@ Safety rules this module keeps (docs/architecture.md):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from pipelines.reporting.catalog import Report, resolve
 from pipelines.reporting.fragments import esc
+from pipelines.reporting.queries import build_info, open_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +85,44 @@ p { margin: 6px 0; }
 """
 
 
-def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as_of_date: str) -> Path:
-    """Execute ``notebooks/<name>.ipynb`` and write ``<reports_dir>/<as_of_date>/<name>.html``.
+def render_report(report: Report, given: Mapping[str, str], warehouse: Path, reports_dir: Path) -> Path:
+    """Check ``given`` against the warehouse (``ReportParameterError`` before any kernel starts),
+    then render the report into the folder of the warehouse's as-of date."""
+    from pipelines.settings import report_folder_name
 
-    The executed notebook is kept beside the page as ``<name>.ipynb`` (it is
-    where a failure's traceback is). Returns the HTML path.
+    con = open_warehouse(warehouse, required=report.tables)
+    try:
+        params = resolve(report, con, given)
+        as_of = build_info(con).as_of
+    finally:
+        con.close()
+    params["warehouse"] = str(warehouse)
+    return render_notebook(
+        report.notebook,
+        params,
+        reports_dir,
+        report_folder_name(as_of),
+        stem=report.file_stem(params),
+        title=report.title,
+    )
+
+
+def render_notebook(
+    name: str,
+    parameters: dict[str, Any],
+    reports_dir: Path,
+    as_of_date: str,
+    *,
+    stem: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Execute ``notebooks/<name>.ipynb`` and write ``<reports_dir>/<as_of_date>/<stem>.html``.
+
+    ``stem`` (default: the notebook's name) tells apart several renders of one
+    notebook, e.g. a post-release report per release; it is made file-name safe
+    here because it may be built from exported names. The executed notebook is
+    kept beside the page as ``<stem>.ipynb`` (it is where a failure's
+    traceback is). Returns the HTML path.
 
     Parameters are passed to papermill verbatim, except ``Path`` values, which
     are made absolute: the kernel runs in the repository root, so a relative
@@ -116,8 +153,9 @@ def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as
 
     out_dir = Path(reports_dir).resolve() / as_of_date
     out_dir.mkdir(parents=True, exist_ok=True)
-    executed = out_dir / f"{name}.ipynb"
-    page = out_dir / f"{name}.html"
+    stem = safe_stem(stem or name)
+    executed = out_dir / f"{stem}.ipynb"
+    page = out_dir / f"{stem}.html"
     params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
 
     try:
@@ -138,10 +176,23 @@ def render_notebook(name: str, parameters: dict[str, Any], reports_dir: Path, as
         ) from exc
 
     nb = nbformat.read(executed, as_version=4)
-    title = f"{name.replace('_', ' ').capitalize()} — {as_of_date}"
+    title = f"{title or name.replace('_', ' ').capitalize()} — {as_of_date}"
     page.write_text(notebook_to_html(nb, title), encoding="utf-8")
     log.info("rendered %s", page)
     return page
+
+
+_UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_stem(text: str) -> str:
+    """A file name from text that may come from an export: no path separators, no leading dot,
+    at most 120 characters; when anything had to change, a short hash of the original keeps
+    two different names from landing in one file."""
+    cleaned = _UNSAFE_FILE_CHARS.sub("_", text).strip("._")[:120] or "report"
+    if cleaned == text:
+        return cleaned
+    return f"{cleaned}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
 
 
 def _local_kernel_manager() -> type:

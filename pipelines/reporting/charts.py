@@ -37,13 +37,13 @@ def escape_rate_chart(releases: pd.DataFrame) -> go.Figure:
         total = rows["pre_release_defects"] + escaped
         fig.add_trace(
             go.Scatter(
-                name=_plot_text(service),
-                x=[_plot_text(r) for r in rows["release"]],
+                name=plot_text(service),
+                x=[plot_text(r) for r in rows["release"]],
                 y=[float_or_none(v) for v in rows["escape_rate"]],
                 mode="lines+markers",
                 marker={"symbol": ["diamond" if f else "circle" for f in rca], "size": [13 if f else 8 for f in rca]},
                 customdata=[
-                    [_plot_text(service), fmt_count(e), fmt_count(t), "RCA required" if f else "", fmt_date(d)]
+                    [plot_text(service), fmt_count(e), fmt_count(t), "RCA required" if f else "", fmt_date(d)]
                     for e, t, f, d in zip(escaped, total, rca, rows["release_date"], strict=True)
                 ],
                 hovertemplate=(
@@ -64,7 +64,7 @@ def escape_rate_chart(releases: pd.DataFrame) -> go.Figure:
             "title": {"text": "Release (in release order: planned date, else first production deployment)"},
             "type": "category",
             "categoryorder": "array",
-            "categoryarray": [_plot_text(r) for r in order],
+            "categoryarray": [plot_text(r) for r in order],
         },
         yaxis={"title": {"text": "Escape rate"}, "tickformat": ".0%", "rangemode": "tozero"},
         legend={"title": {"text": "Service"}},
@@ -95,16 +95,16 @@ def detection_resolution_chart(dr: pd.DataFrame) -> go.Figure:
         for col, mean, median, p90, n in panels:
             fig.add_trace(
                 go.Bar(
-                    name=_plot_text(record_type.capitalize() + "s"),
-                    legendgroup=_plot_text(record_type),
+                    name=plot_text(record_type.capitalize() + "s"),
+                    legendgroup=plot_text(record_type),
                     showlegend=col == 1,
                     marker_color=_RECORD_COLOURS.get(record_type),
-                    x=[_plot_text(e) for e in rows["environment"]],
+                    x=[plot_text(e) for e in rows["environment"]],
                     y=[float_or_none(v) for v in rows[mean]],
                     text=[f"n={fmt_count(v)}" for v in rows[n]],
                     textposition="auto",
                     customdata=[
-                        [_plot_text(record_type), fmt_count(c), fmt_hours(m), fmt_hours(p)]
+                        [plot_text(record_type), fmt_count(c), fmt_hours(m), fmt_hours(p)]
                         for c, m, p in zip(rows[n], rows[median], rows[p90], strict=True)
                     ],
                     hovertemplate=(
@@ -131,11 +131,11 @@ def detection_resolution_chart(dr: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def _plot_text(value: Any) -> str:
+def plot_text(value: Any) -> str:
     """Escape a string for plotly, whose labels and hovers parse a subset of HTML."""
     return html.escape("" if value is None else str(value), quote=False)
 
 
 def _annotate_empty(fig: go.Figure, message: str) -> None:
     """Say in the middle of an empty chart why it is empty."""
-    fig.add_annotation(text=_plot_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.add_annotation(text=plot_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)

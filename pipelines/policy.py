@@ -29,6 +29,8 @@ OPEN_STATUSES = ("new", "triaged", "in_progress", "deferred")
 # The comparison the headline shows: the last stop before production, and production.
 HEADLINE_ENVIRONMENTS = ENVIRONMENTS[-2:]
 RESOLUTIONS = ("fixed", "duplicate", "wont_fix", "cannot_reproduce")
+# marts.defect_aging's age buckets, youngest first (docs/metrics.md, Aging).
+AGE_BUCKETS = ("0-7d", "8-30d", "31-90d", ">90d")
 # The priority score's severity term, per severity in SEVERITIES order (docs/metrics.md, Priority score).
 SEVERITY_PRIORITY_FACTORS = (1.0, 0.66, 0.33, 0.0)
 

@@ -17,16 +17,31 @@ the CLI and the Dagster asset import from.
 
 from pipelines.reporting import executive
 from pipelines.reporting.catalog import Report, ReportParameterError
-from pipelines.reporting.charts import detection_resolution_chart, escape_rate_chart
+from pipelines.reporting.charts import (
+    aging_chart,
+    cumulative_flow_chart,
+    detection_resolution_chart,
+    escape_rate_chart,
+    escape_trend_chart,
+)
 from pipelines.reporting.fragments import (
+    anchored_heading,
+    appendix_heading,
+    clusters_table,
+    compliance_table,
     detection_resolution_table,
+    grid,
     headline_cards,
+    html_table,
+    panel,
+    rca_short_list,
     rca_table,
     report_header,
     service_escape_table,
     show,
     show_html,
     show_table,
+    tiles_html,
     unattributed_note,
 )
 from pipelines.reporting.queries import (
@@ -51,15 +66,27 @@ __all__ = [
     "ReportParameterError",
     "ReportRenderError",
     "WarehouseError",
+    "aging_chart",
+    "anchored_heading",
+    "appendix_heading",
     "build_info",
+    "clusters_table",
+    "compliance_table",
+    "cumulative_flow_chart",
     "detection_resolution",
     "detection_resolution_chart",
     "detection_resolution_table",
     "escape_rate_chart",
+    "escape_trend_chart",
+    "executive",
+    "grid",
     "headline",
     "headline_cards",
+    "html_table",
     "open_warehouse",
+    "panel",
     "rca_required_releases",
+    "rca_short_list",
     "rca_table",
     "release_escape_rates",
     "render_notebook",
@@ -70,6 +97,7 @@ __all__ = [
     "show",
     "show_html",
     "show_table",
+    "tiles_html",
     "unattributed_counts",
     "unattributed_note",
 ]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -38,7 +38,11 @@ from pipelines.reporting.formatting import (
 )
 from pipelines.reporting.queries import BuildInfo, Headline, Unattributed
 
-_PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
+if TYPE_CHECKING:
+    from pipelines.reporting.executive import Tile
+
+# No mode bar: on a printed or forwarded page it covers titles; zoom (drag) and hover stay.
+_PLOTLY_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True, "displayModeBar": False}
 
 # Counts, rates, hours and "2 / 6" are right-aligned; versions and dates are not numbers.
 _NUMERIC_TEXT = re.compile(r"^-?[\d,]+(\.\d+)?( h|%)?$|^\d[\d,]* / \d[\d,]*$|^n/a$")
@@ -271,3 +275,100 @@ def _utc_date(text: str) -> date | None:
         return as_utc(str(text).strip()).date()
     except ValueError:
         return None
+
+
+# --- the executive briefing's one page -------------------------------------------------------
+
+_TILE_FORMATS = {"rate": fmt_pct, "hours": fmt_hours, "count": lambda v: NOT_AVAILABLE if v is None else fmt_count(v)}
+_TREND_WORDS = {"better": "better", "worse": "worse", "same": "no change", "n/a": "no comparison"}
+
+
+def tiles_html(tiles: Sequence[Tile], previous_label: str) -> str:
+    """The headline tiles: this period's value, the previous period's, and whether the change is
+    good (green) or bad (red) for that figure."""
+    items = []
+    for tile in tiles:
+        fmt = _TILE_FORMATS[tile.kind]
+        now, before = tile.current.value, tile.previous.value
+        arrow = "" if tile.trend in ("same", "n/a") else ("▲ " if now > before else "▼ ")
+        items.append(
+            f'<div class="tile {esc(tile.trend.replace("/", ""))}">'
+            f'<div class="label">{esc(tile.label)}</div>'
+            f'<div class="value">{esc(fmt(now))}</div>'
+            f'<div class="detail">{esc(tile.current.detail)}</div>'
+            f'<div class="trend">{esc(arrow)}{esc(_TREND_WORDS[tile.trend])} · '
+            f"{esc(previous_label)}: {esc(fmt(before))}</div>"
+            f'<div class="measures">{esc(tile.measures)}</div></div>'
+        )
+    return f'<div class="tiles">{"".join(items)}</div>'
+
+
+def panel(title: str, measures: str, content: go.Figure | str, *, wide: bool = False) -> str:
+    """A titled block of the one-page grid: a chart or an HTML fragment built here, with the
+    one line that says what it measures."""
+    body = chart_html(content) if isinstance(content, go.Figure) else content
+    css = "panel wide" if wide else "panel"
+    return f'<section class="{css}"><h3>{esc(title)}</h3><p class="measures">{esc(measures)}</p>{body}</section>'
+
+
+def grid(panels: Sequence[str]) -> str:
+    """Panels two to a row (a ``wide`` panel takes a row)."""
+    return f'<div class="grid">{"".join(panels)}</div>'
+
+
+def appendix_heading() -> str:
+    """Where the printed page ends: the appendix starts on a new page."""
+    return '<h2 class="appendix" id="appendix">Appendix</h2>'
+
+
+def anchored_heading(title: str, anchor: str) -> str:
+    """A heading other parts of the page link to (``#anchor``)."""
+    return f'<h3 id="{esc(anchor)}">{esc(title)}</h3>'
+
+
+def clusters_table(clusters: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of the top clusters."""
+    return pd.DataFrame(
+        {
+            "Cluster": clusters["cluster_id"],
+            "Defects": clusters["defects"].map(fmt_count),
+            "Open": clusters["open_defects"].map(fmt_count),
+            "Recurrences": clusters["recurrences"].map(fmt_count),
+            "Priority": clusters["priority_score"].map(lambda v: NOT_AVAILABLE if is_missing(v) else f"{v:.0f}"),
+            "Services": clusters["services"],
+            "Top open defect": clusters["top_title"].map(lambda v: _shorten(v, 44)),
+        }
+    )
+
+
+def compliance_table(findings: pd.DataFrame) -> pd.DataFrame:
+    """Display frame of compliance findings per rule."""
+    return pd.DataFrame(
+        {
+            "Rule": findings["rule"],
+            "Findings": findings["findings"].map(fmt_count),
+            "Oldest since": findings["oldest"].map(fmt_date),
+        }
+    )
+
+
+def rca_short_list(rca: pd.DataFrame, limit: int, appendix_anchor: str) -> str:
+    """The worst ``limit`` releases needing an RCA, the rest counted with a link to the full
+    table in the appendix."""
+    table = html_table(
+        rca_table(rca.head(limit)), link_columns={"RCA link"}, empty="No release is above the RCA threshold."
+    )
+    rest = len(rca) - limit
+    if rest <= 0:
+        return table
+    missing = int(rca["rca_link"].map(is_blank).sum())
+    return (
+        f'{table}<p class="note">…and {esc(fmt_count(rest))} more ({esc(fmt_count(len(rca)))} in all, '
+        f'{esc(fmt_count(missing))} without an RCA link): <a href="#{esc(appendix_anchor)}">full table in the '
+        "appendix</a>.</p>"
+    )
+
+
+def _shorten(value: Any, width: int) -> str:
+    text = "" if is_missing(value) else " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"

@@ -81,7 +81,33 @@ p { margin: 6px 0; }
 .report-table th, .report-table td { padding: 4px 10px; border-bottom: 1px solid #e3e6eb; text-align: left; }
 .report-table th { background: #f0f2f5; font-weight: 600; }
 .report-table td.num { text-align: right; font-variant-numeric: tabular-nums; }
-@media print { body { background: #fff; } .report { padding: 0; } }
+.report-table td:first-child { white-space: nowrap; }
+.report-table a { word-break: break-all; }
+.generated { color: #8a919e; font-size: 12px; margin: 0 0 8px; }
+.tiles { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin: 12px 0; }
+.tile { border: 1px solid #e3e6eb; border-top: 4px solid #b8bec8; border-radius: 6px; padding: 8px 10px; }
+.tile.better { border-top-color: #2e8540; } .tile.worse { border-top-color: #c62828; }
+.tile .label { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #555d6b; }
+.tile .value { font-size: 26px; font-weight: 600; margin: 2px 0; }
+.tile .detail, .tile .measures { font-size: 11.5px; color: #555d6b; }
+.tile .trend { font-size: 12px; font-weight: 600; margin: 4px 0; }
+.tile.better .trend { color: #2e8540; } .tile.worse .trend { color: #c62828; }
+.tile .measures { border-top: 1px dashed #e3e6eb; margin-top: 4px; padding-top: 4px; }
+.grid { display: grid; grid-template-columns: 1fr 1fr; gap: 6px 18px; }
+.panel { min-width: 0; }
+.panel.wide { grid-column: 1 / -1; }
+.panel h3 { font-size: 15px; margin: 8px 0 0; }
+.panel .measures { font-size: 12px; color: #555d6b; margin: 0 0 2px; }
+.panel .report-table { font-size: 12px; margin: 2px 0; }
+.panel .report-table th, .panel .report-table td { padding: 2px 6px; }
+h2.appendix { break-before: page; }
+@page { size: A4; margin: 10mm; }
+@media print {
+  body { background: #fff; }
+  /* The screen layout scaled to the printable width, so the briefing's page prints as one. */
+  .report { padding: 0; zoom: 0.62; }
+  .panel, .tile, .report-table tr { break-inside: avoid; }
+}
 """
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.policy import HEADLINE_ENVIRONMENTS, SHIPPED_POLICY, PolicyError, load_policy
-from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of, report_folder_name
+from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of
 from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
 
 log = logging.getLogger("defectflow")
@@ -85,19 +85,18 @@ def run_build(
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project()
     build_log = warehouse.with_name(warehouse.name + ".build.log")
-    summary = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
+    summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
     _stage(4, 4, f"done: {warehouse}")
-    folder = reports.resolve() / report_folder_name(as_of)
     return BuildResult(
         warehouse=warehouse,
-        reports=sorted(folder.glob("*.html")),
+        reports=pages,
         rejected_files=summary["rejected"],
         quarantined_rows=summary["quarantined"],
     )
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
-             build_log: Path) -> dict[str, int]:
+             build_log: Path) -> tuple[dict[str, int], list[Path]]:
     _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
@@ -145,7 +144,20 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     _stage(3, 4, "load summary")
     summary = print_load_summary(warehouse)
     print_check_warnings(result.get_asset_check_evaluations())
-    return summary
+    return summary, _rendered_reports(result)
+
+
+def _rendered_reports(result) -> list[Path]:
+    """The index page, then every report it lists: what this run rendered, not whatever else
+    the as-of folder holds."""
+    from pipelines.defs.reports import INDEX_KEY
+
+    for event in result.get_asset_materialization_events():
+        materialization = event.asset_materialization
+        if materialization.asset_key == INDEX_KEY:
+            metadata = materialization.metadata
+            return [Path(metadata["path"].value), *(Path(p) for p in metadata["reports"].value)]
+    return []
 
 
 def _failure_message(result, build_log: Path) -> str:

@@ -1,33 +1,104 @@
-"""Report notebooks as assets: executed headless, rendered to self-contained HTML."""
+"""Report notebooks as assets: executed headless, rendered to self-contained HTML, and an index.
 
+One multi-asset renders every report of a build so the index lists exactly
+what this build wrote (an earlier `defectflow report` in the same as-of folder
+is not "of this build"). Each report is its own asset, downstream of the marts
+its notebook reads (docs/reports.md).
+"""
 
 import logging
+from collections.abc import Iterator
 
 import dagster as dg
 
 from pipelines.defs.warehouse import Warehouse
-from pipelines.reporting.queries import EXECUTIVE_TABLES
+from pipelines.reporting import REPORTS
 from pipelines.settings import BuildSettings
 
 log = logging.getLogger("defectflow")
 
-EXECUTIVE_INPUTS = [["marts", name] for name in EXECUTIVE_TABLES]
+#: Post-release reports for the releases first in production this many days before the as-of.
+POST_RELEASE_DAYS = 7
+#: The post-mortem is for the worst release first in production this many days before the as-of.
+POSTMORTEM_DAYS = 28
+
+_BY_NAME = {report.name: report for report in REPORTS}
 
 
-@dg.asset(
-    key=["reports", "executive_briefing"],
-    deps=EXECUTIVE_INPUTS,
-    group_name="reports",
-    kinds={"jupyter", "html"},
+def _spec(name: str) -> dg.AssetSpec:
+    report = _BY_NAME[name]
+    return dg.AssetSpec(
+        key=["reports", report.notebook],
+        deps=[["marts", table] for table in report.tables],
+        group_name="reports",
+        kinds={"jupyter", "html"},
+        description=report.title,
+    )
+
+
+INDEX_KEY = dg.AssetKey(["reports", "index"])
+
+
+@dg.multi_asset(
+    specs=[
+        _spec("executive"),
+        _spec("post_release"),
+        _spec("postmortem"),
+        dg.AssetSpec(
+            key=INDEX_KEY,
+            deps=[["reports", _BY_NAME[n].notebook] for n in ("executive", "post_release", "postmortem")],
+            group_name="reports",
+            kinds={"html"},
+            description="The page linking every report of the build",
+        ),
+    ],
+    name="reports",
 )
-def executive_briefing(build: BuildSettings, warehouse: Warehouse) -> dg.MaterializeResult:
-    """The weekly executive briefing: escape rate per release and service, MTTD/MTTR by environment."""
-    from pipelines.reporting import executive, render_report  # keeps notebook tooling out of import time
+def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
+    """The briefing; a post-release report per release first in production in the last
+    week; a post-mortem for the worst recent release; the index page of them all."""
+    # Notebook tooling stays out of import time (`defectflow gate` imports the definitions).
+    from pipelines.reporting import IndexEntry, post_release, postmortem, render_report, write_index
+    from pipelines.reporting.queries import open_warehouse
 
-    # Rendered into the folder of the warehouse's own as-of, not "now": the report describes what was built.
-    path = render_report(executive.REPORT, {}, warehouse.file, build.reports())
-    log.info("  report %s", path)
-    return dg.MaterializeResult(metadata={"path": dg.MetadataValue.path(str(path))})
+    with open_warehouse(warehouse.file, required=()) as con:
+        recent = post_release.recent_releases(con, POST_RELEASE_DAYS)
+        worst = postmortem.worst_recent_release(con, POSTMORTEM_DAYS)
+
+    entries: list[IndexEntry] = []
+
+    def render(name: str, params: dict[str, str], subject: str) -> list[str]:
+        report = _BY_NAME[name]
+        path = render_report(report, params, warehouse.file, build.reports())
+        log.info("  report %s", path)
+        entries.append(IndexEntry(report.title, subject, path))
+        return [str(path)]
+
+    def rendered(name: str, paths: list[str]) -> dg.MaterializeResult:
+        return dg.MaterializeResult(asset_key=_spec(name).key, metadata={"paths": dg.MetadataValue.json(paths)})
+
+    yield rendered("executive", render("executive", {}, "all services"))
+    yield rendered(
+        "post_release",
+        [p for s, r in recent for p in render("post_release", {"service": s, "release": r}, f"{s} {r}")],
+    )
+    yield rendered("postmortem", render("postmortem", {"service": worst[0], "release": worst[1]},
+                                        f"{worst[0]} {worst[1]}") if worst else [])
+
+    notes = []
+    if not recent:
+        notes.append(f"No release was first deployed to production in the {POST_RELEASE_DAYS} days before the as-of.")
+    if not worst:
+        notes.append(f"No release first in production in the {POSTMORTEM_DAYS} days before the as-of has an escape.")
+    index = write_index(entries, notes)
+    log.info("  index  %s", index)
+    yield dg.MaterializeResult(
+        asset_key=INDEX_KEY,
+        metadata={
+            "path": dg.MetadataValue.path(str(index)),
+            "reports": dg.MetadataValue.json([str(e.path) for e in entries]),
+        },
+    )
 
 
-defs = dg.Definitions(assets=[executive_briefing])
+defs = dg.Definitions(assets=[reports])

@@ -55,13 +55,14 @@ from pipelines.reporting.queries import (
     service_escape_rates,
     unattributed_counts,
 )
-from pipelines.reporting.render import ReportRenderError, render_notebook, render_report
+from pipelines.reporting.render import IndexEntry, ReportRenderError, render_notebook, render_report, write_index
 
 #: Every report ``defectflow report`` renders, in the order the index page lists them.
 REPORTS: tuple[Report, ...] = (executive.REPORT,)
 
 __all__ = [
     "REPORTS",
+    "IndexEntry",
     "Report",
     "ReportParameterError",
     "ReportRenderError",
@@ -100,4 +101,5 @@ __all__ = [
     "tiles_html",
     "unattributed_counts",
     "unattributed_note",
+    "write_index",
 ]

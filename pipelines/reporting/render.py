@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from pipelines.reporting.catalog import Report, resolve
 from pipelines.reporting.fragments import esc
@@ -219,6 +221,40 @@ def safe_stem(text: str) -> str:
     if cleaned == text:
         return cleaned
     return f"{cleaned}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A rendered report as the index lists it."""
+
+    title: str
+    subject: str
+    path: Path
+
+
+def write_index(entries: Sequence[IndexEntry], notes: Sequence[str] = ()) -> Path:
+    """``index.html`` beside the reports of one build (they share one as-of folder), linking each
+    by its relative file name, with its size; ``notes`` say why a kind of report is absent."""
+    if not entries:
+        raise ValueError("an index needs at least one report")
+    folder = entries[0].path.parent
+    rows = "".join(
+        f'<tr><td>{esc(e.title)}</td><td><a href="{esc(quote(e.path.name))}">{esc(e.subject)}</a></td>'
+        f'<td class="num">{esc(_size(e.path))}</td></tr>'
+        for e in entries
+    )
+    body = (
+        f"<h1>Reports of the build as of {esc(folder.name)}</h1>"
+        '<table class="report-table"><thead><tr><th>Report</th><th>For</th><th>Size</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>" + "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
+    )
+    index = folder / "index.html"
+    index.write_text(_PAGE.format(title=esc(f"Reports — {folder.name}"), css=_CSS.strip(), body=body), "utf-8")
+    return index
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
 
 
 def _local_kernel_manager() -> type:

@@ -16,64 +16,13 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pipelines.policy import AGE_BUCKETS, OPEN_STATUSES, STATUSES
-from pipelines.reporting.formatting import float_or_none, fmt_count, fmt_date, fmt_hours
+from pipelines.reporting.formatting import float_or_none, fmt_count, fmt_hours
 from pipelines.reporting.queries import natural_key
 
 _CHART_TEMPLATE = "plotly_white"
 _RECORD_COLOURS = {"defect": "#1f77b4", "incident": "#d62728"}
 
 
-def escape_rate_chart(releases: pd.DataFrame) -> go.Figure:
-    """Escape rate per release (x, in time order), one line per service.
-
-    Takes the frame from ``release_escape_rates``. Releases needing an RCA are
-    drawn as diamonds. A NULL rate (nothing found) leaves a gap, not a zero.
-    """
-    fig = go.Figure()
-    order = list(dict.fromkeys(releases["release"]))  # already in time order
-    for service in sorted(releases["service"].unique(), key=natural_key):
-        rows = releases[releases["service"] == service]
-        rca = rows["rca_required"].fillna(False).astype(bool)
-        escaped = rows["escaped_defects"] + rows["escaped_incidents"]
-        total = rows["pre_release_defects"] + escaped
-        fig.add_trace(
-            go.Scatter(
-                name=plot_text(service),
-                x=[plot_text(r) for r in rows["release"]],
-                y=[float_or_none(v) for v in rows["escape_rate"]],
-                mode="lines+markers",
-                marker={"symbol": ["diamond" if f else "circle" for f in rca], "size": [13 if f else 8 for f in rca]},
-                customdata=[
-                    [plot_text(service), fmt_count(e), fmt_count(t), "RCA required" if f else "", fmt_date(d)]
-                    for e, t, f, d in zip(escaped, total, rca, rows["release_date"], strict=True)
-                ],
-                hovertemplate=(
-                    "<b>%{customdata[0]}</b> %{x}<br>escape rate %{y:.1%}"
-                    "<br>%{customdata[1]} of %{customdata[2]} escaped"
-                    "<br>first in production: %{customdata[4]}<br>%{customdata[3]}<extra></extra>"
-                ),
-            )
-        )
-    fig.update_layout(
-        template=_CHART_TEMPLATE,
-        height=420,
-        title={
-            "text": "Defect escape rate per release",
-            "subtitle": {"text": "Escaped defects and incidents over all found; ◆ = RCA required"},
-        },
-        xaxis={
-            "title": {"text": "Release (in release order: planned date, else first production deployment)"},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": [plot_text(r) for r in order],
-        },
-        yaxis={"title": {"text": "Escape rate"}, "tickformat": ".0%", "rangemode": "tozero"},
-        legend={"title": {"text": "Service"}},
-        margin={"t": 90},
-    )
-    if releases.empty:
-        _annotate_empty(fig, "No release has attributed defects or incidents yet.")
-    return fig
 
 
 def detection_resolution_chart(dr: pd.DataFrame, *, compact: bool = False) -> go.Figure:

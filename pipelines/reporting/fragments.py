@@ -36,7 +36,7 @@ from pipelines.reporting.formatting import (
     is_blank,
     is_missing,
 )
-from pipelines.reporting.queries import BuildInfo, Headline, Unattributed
+from pipelines.reporting.queries import BuildInfo, Unattributed
 
 if TYPE_CHECKING:
     from pipelines.reporting.executive import Tile
@@ -107,50 +107,6 @@ def report_header(info: BuildInfo, requested_as_of: str | None, title: str, subt
     return "\n".join(lines)
 
 
-def headline_cards(h: Headline) -> str:
-    """The headline figures as a row of cards."""
-    sev = " · ".join(f"{esc(s)} {esc(fmt_count(n))}" for s, n in h.open_defects.items())
-    d_ttd, i_ttd = h.production_mttd["defect"], h.production_mttd["incident"]
-    d_ttr, i_ttr = h.production_mttr["defect"], h.production_mttr["incident"]
-    cards = [
-        (
-            "Escape rate, all services",
-            esc(fmt_pct(h.escape_rate)),
-            (
-                f"{esc(fmt_count(h.escaped))} of {esc(fmt_count(h.escape_denominator))} defects"
-                " and incidents found in production"
-            ),
-        ),
-        (
-            "Releases needing RCA",
-            esc(fmt_count(h.rca_required_releases)),
-            f"{esc(fmt_count(h.rca_missing_link))} without an RCA link",
-        ),
-        ("Open defects", esc(fmt_count(h.open_defects_total)), sev),
-        (
-            "Mean time to detect, production",
-            f"{esc(fmt_hours(d_ttd.mean_hours))} <small>defects</small>",
-            (
-                f"n={esc(fmt_count(d_ttd.n))} defects · incidents "
-                f"{esc(fmt_hours(i_ttd.mean_hours))} (n={esc(fmt_count(i_ttd.n))})"
-            ),
-        ),
-        (
-            "Mean time to resolve, production",
-            f"{esc(fmt_hours(d_ttr.mean_hours))} <small>defects</small>",
-            (
-                f"n={esc(fmt_count(d_ttr.n))} defects · incidents "
-                f"{esc(fmt_hours(i_ttr.mean_hours))} (n={esc(fmt_count(i_ttr.n))})"
-            ),
-        ),
-    ]
-    # label/value/detail above are built from escaped values only.
-    items = "".join(
-        f'<div class="card"><div class="label">{esc(label)}</div>'
-        f'<div class="value">{value}</div><div class="detail">{detail}</div></div>'
-        for label, value, detail in cards
-    )
-    return f'<div class="cards">{items}</div>'
 
 
 def service_escape_table(services: pd.DataFrame) -> pd.DataFrame:

@@ -22,17 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipelines.policy import ENVIRONMENTS, PRODUCTION, SEVERITIES
-from pipelines.reporting.formatting import float_or_none, int_or_zero
-
-#: Tables the executive briefing reads; checked when the warehouse is opened.
-EXECUTIVE_TABLES: tuple[str, ...] = (
-    "release_escape_rate",
-    "detection_resolution_by_environment",
-    "build_metadata",
-    "headline_metrics",
-    "release_order",
-)
+from pipelines.policy import ENVIRONMENTS
 
 # Canonical order (docs/metrics.md, Canonical vocabularies), then `unknown`, the
 # environment of records that name none; staging and production sit side by side
@@ -46,7 +36,7 @@ class WarehouseError(RuntimeError):
 
 
 def open_warehouse(
-    path: str | Path, required: Collection[str] = EXECUTIVE_TABLES
+    path: str | Path, required: Collection[str] = ()
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse read-only (UTC session) and check the marts a report needs.
 
@@ -149,10 +139,6 @@ def service_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return pd.concat([services, overall]).reset_index(drop=True)
 
 
-def rca_required_releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Releases whose escape rate exceeded the RCA threshold, in release order."""
-    rel = release_escape_rates(con)
-    return rel[rel["rca_required"].fillna(False).astype(bool)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -181,28 +167,10 @@ def unattributed_counts(con: duckdb.DuckDBPyConnection) -> Unattributed:
     return Unattributed(defects=int(row[0]), incidents=int(row[1]))
 
 
-def headline_figures(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The rows of ``marts.headline_metrics``: one per figure (docs/metrics.md, Headline metrics)."""
-    return con.execute(
-        "select metric, service, record_type, environment, severity, value, n from marts.headline_metrics"
-    ).df()
 
 
-def open_defects_by_severity(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Open, non-duplicate defects at the as-of per severity (every severity listed)."""
-    return _open_by_severity(headline_figures(con))
 
 
-def _open_by_severity(figures: pd.DataFrame) -> pd.DataFrame:
-    counts = figures[figures["metric"] == "open_defects"]
-    by_sev = dict(zip(counts["severity"].fillna("unknown"), counts["value"], strict=True))
-    # Unmapped severities do not exist in marts (the load maps them to the policy's
-    # unmapped_severity), but an unexpected value must still be shown rather than
-    # silently dropped.
-    order = list(SEVERITIES) + sorted(s for s in by_sev if s not in SEVERITIES)
-    return pd.DataFrame(
-        {"severity": order, "open_defects": [int(by_sev.get(s, 0)) for s in order]}
-    )
 
 
 def detection_resolution(con: duckdb.DuckDBPyConnection, severity: str = "ALL") -> pd.DataFrame:
@@ -230,62 +198,10 @@ def detection_resolution(con: duckdb.DuckDBPyConnection, severity: str = "ALL") 
     )
 
 
-@dataclass(frozen=True)
-class TimingFigure:
-    """A mean duration with the number of records behind it."""
-
-    mean_hours: float | None
-    n: int
 
 
-@dataclass(frozen=True)
-class Headline:
-    """The figures at the top of the executive briefing."""
-
-    as_of: datetime
-    escape_rate: float | None
-    escaped: int
-    escape_denominator: int
-    rca_required_releases: int
-    rca_missing_link: int
-    open_defects: dict[str, int]
-    production_mttd: dict[str, TimingFigure]
-    production_mttr: dict[str, TimingFigure]
-
-    @property
-    def open_defects_total(self) -> int:
-        return sum(self.open_defects.values())
 
 
-def headline(con: duckdb.DuckDBPyConnection) -> Headline:
-    """Overall escape rate, releases needing RCA, open defects, production MTTD/MTTR,
-    as ``marts.headline_metrics`` holds them."""
-    figures = headline_figures(con)
-
-    def figure(metric: str, **where: str) -> tuple[float | None, int]:
-        rows = figures[figures["metric"] == metric]
-        for column, value in where.items():
-            rows = rows[rows[column] == value]
-        if rows.empty:
-            return None, 0
-        return float_or_none(rows["value"].iloc[0]), int_or_zero(rows["n"].iloc[0])
-
-    rate, denominator = figure("escape_rate", service="ALL")
-    escaped = sum(figure(metric, service="ALL")[0] or 0 for metric in ("escaped_defects", "escaped_incidents"))
-    open_sev = _open_by_severity(figures)
-    mttd = {rt: TimingFigure(*figure("mttd_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
-    mttr = {rt: TimingFigure(*figure("mttr_hours", record_type=rt, environment=PRODUCTION)) for rt in RECORD_TYPES}
-    return Headline(
-        as_of=build_info(con).as_of,
-        escape_rate=rate,
-        escaped=int(escaped),
-        escape_denominator=denominator,
-        rca_required_releases=int(figure("rca_required_releases")[0] or 0),
-        rca_missing_link=int(figure("rca_link_missing")[0] or 0),
-        open_defects=dict(zip(open_sev["severity"], open_sev["open_defects"], strict=True)),
-        production_mttd=mttd,
-        production_mttr=mttr,
-    )
 
 
 def _rank(order: Sequence[str], value: str) -> int:

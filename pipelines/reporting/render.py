@@ -283,7 +283,10 @@ def notebook_to_html(nb: Any, title: str) -> str:
     """
     from nbconvert import HTMLExporter
 
-    for cell in nb.cells:
+    for position, cell in enumerate(nb.cells):
+        # papermill gives its injected-parameters cell a random id, and nbconvert writes ids
+        # into the page: numbered ids keep two renders of one warehouse byte-identical.
+        cell["id"] = f"cell-{position}"
         if cell.get("cell_type") != "code":
             continue
         kept = []

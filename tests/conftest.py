@@ -29,3 +29,12 @@ def canonical_sample(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("canonical-sample")
     generate(out, scale=1, seed=42)
     return out
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium for one test module (tests/browser.py): skipped without one, failed in CI."""
+    from tests.browser import launch
+
+    with launch() as browser:
+        yield browser

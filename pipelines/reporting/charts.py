@@ -21,8 +21,13 @@ from pipelines.reporting.queries import natural_key
 
 _CHART_TEMPLATE = "plotly_white"
 _RECORD_COLOURS = {"defect": "#1f77b4", "incident": "#d62728"}
-
-
+_SERVICE_COLOUR = "#1f77b4"
+_REFERENCE_COLOUR = "#b8bec8"
+# In AGE_BUCKETS order, young to old: the older the open defect, the darker.
+_AGE_COLOURS = ("#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
+_COMPACT_MARGIN = {"t": 30, "b": 30, "l": 50, "r": 10}
+# A chart in a half-width panel of the briefing's one printed page.
+_PANEL_HEIGHT = 230
 
 
 def detection_resolution_chart(dr: pd.DataFrame, *, compact: bool = False) -> go.Figure:
@@ -76,7 +81,9 @@ def detection_resolution_chart(dr: pd.DataFrame, *, compact: bool = False) -> go
         margin={"t": 90},
     )
     if compact:
-        fig.update_layout(title=None, height=260, margin=_COMPACT_MARGIN, legend={"orientation": "h", "y": -0.2})
+        fig.update_layout(
+            title=None, height=_PANEL_HEIGHT, margin=_COMPACT_MARGIN, legend={"orientation": "h", "y": -0.2}
+        )
         fig.update_annotations(font_size=12)
     else:
         fig.update_xaxes(title_text="Environment")
@@ -95,12 +102,6 @@ def _annotate_empty(fig: go.Figure, message: str) -> None:
     """Say in the middle of an empty chart why it is empty."""
     fig.add_annotation(text=plot_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
 
-
-_SERVICE_COLOUR = "#1f77b4"
-_REFERENCE_COLOUR = "#b8bec8"
-# In AGE_BUCKETS order, young to old: the older the open defect, the darker.
-_AGE_COLOURS = ("#fdd49e", "#fc8d59", "#d7301f", "#7f0000")
-_COMPACT_MARGIN = {"t": 30, "b": 30, "l": 50, "r": 10}
 
 
 def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
@@ -151,7 +152,7 @@ def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
             )
     fig.update_layout(
         template=_CHART_TEMPLATE,
-        height=130 + 120 * rows,
+        height=90 + 105 * rows,
         margin=_COMPACT_MARGIN,
         legend={"orientation": "h", "y": -0.12, "x": 0},
     )
@@ -184,7 +185,7 @@ def aging_chart(aging: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         template=_CHART_TEMPLATE,
         barmode="stack",
-        height=260,
+        height=_PANEL_HEIGHT,
         margin=_COMPACT_MARGIN,
         legend={"title": {"text": "Age"}, "traceorder": "normal"},
         yaxis={"title": {"text": "Open defects"}},
@@ -233,7 +234,7 @@ def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figur
         )
     fig.update_layout(
         template=_CHART_TEMPLATE,
-        height=260,
+        height=_PANEL_HEIGHT,
         margin=_COMPACT_MARGIN,
         yaxis={"title": {"text": "Defects"}},
         legend={"traceorder": "reversed"},

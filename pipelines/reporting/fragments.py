@@ -287,9 +287,9 @@ def clusters_table(clusters: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "Cluster": clusters["cluster_id"],
-            "Defects": clusters["defects"].map(fmt_count),
+            "Size": clusters["defects"].map(fmt_count),
             "Open": clusters["open_defects"].map(fmt_count),
-            "Recurrences": clusters["recurrences"].map(fmt_count),
+            "Recur.": clusters["recurrences"].map(fmt_count),
             "Priority": clusters["priority_score"].map(lambda v: NOT_AVAILABLE if is_missing(v) else f"{v:.0f}"),
             "Services": clusters["services"],
             "Top open defect": clusters["top_title"].map(lambda v: _shorten(v, 44)),

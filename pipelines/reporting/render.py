@@ -100,7 +100,8 @@ p { margin: 6px 0; }
 .panel.wide { grid-column: 1 / -1; }
 .panel h3 { font-size: 15px; margin: 8px 0 0; }
 .panel .measures { font-size: 12px; color: #555d6b; margin: 0 0 2px; }
-.panel .report-table { font-size: 12px; margin: 2px 0; }
+.panel .report-table { font-size: 12px; margin: 2px 0; width: 100%; }
+.panel .report-table td:last-child { overflow-wrap: anywhere; }
 .panel .report-table th, .panel .report-table td { padding: 2px 6px; }
 h2.appendix { break-before: page; }
 @page { size: A4; margin: 10mm; }

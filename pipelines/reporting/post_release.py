@@ -60,7 +60,7 @@ TABLES: tuple[str, ...] = (
 #: the summary card use every previous release.
 HISTORY_RELEASES = 24
 
-# The gate rule whose findings carry the policy's RCA threshold (docs/metrics.md, Release gate).
+# The gate rule whose findings carry the policy's RCA threshold (docs/metrics.md "Release gate").
 _RCA_RULE = "PREVIOUS_ESCAPE_RCA_MISSING"
 
 _CHART_TEMPLATE = "plotly_white"
@@ -211,15 +211,17 @@ def found_by_environment(con: duckdb.DuckDBPyConnection, service: str, release: 
     Every canonical environment and severity has a row (0 when none was found),
     then any other environment a defect names; columns environment, severity, defects.
     """
-    counts = con.execute(
+    counts = _release_rows(
+        con,
         """
         select environment, severity, count(*) as defects
         from marts.fct_defects
         where service = ? and attributed_release = ? and not is_duplicate
         group by environment, severity
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     environments = _in_order(counts["environment"], ENVIRONMENT_ORDER, always=ENVIRONMENTS)
     severities = _in_order(counts["severity"], SEVERITIES, always=SEVERITIES)
     grid = pd.MultiIndex.from_product([environments, severities], names=["environment", "severity"])
@@ -269,12 +271,7 @@ def found_chart(found: pd.DataFrame) -> go.Figure:
             "text": "Defects found by environment and severity",
             "subtitle": {"text": "Non-duplicate defects attributed to this release; production = after release"},
         },
-        xaxis={
-            "title": {"text": "Environment (pipeline order)"},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": [plot_text(e) for e in environments],
-        },
+        xaxis=_category_axis("Environment (pipeline order)", [plot_text(e) for e in environments]),
         yaxis={"title": {"text": "Defects"}, "rangemode": "tozero"},
         legend={"title": {"text": "Severity"}, "traceorder": "normal"},
         margin={"t": 80},
@@ -295,7 +292,7 @@ def escape_rate_history(con: duckdb.DuckDBPyConnection, service: str, release: s
 
     A release the order cannot place (never planned, never in production) has no
     previous releases: only its own row is returned."""
-    df = con.execute(
+    return con.execute(
         """
         select o.release, o.release_position, o.first_production_at,
                e.pre_release_defects, e.escaped_defects, e.escaped_incidents,
@@ -311,7 +308,6 @@ def escape_rate_history(con: duckdb.DuckDBPyConnection, service: str, release: s
         """,
         [release, service, release, service, release],
     ).df()
-    return df
 
 
 @dataclass(frozen=True)
@@ -394,12 +390,7 @@ def escape_rate_history_chart(
                 + (f"; {earlier} earlier releases not drawn" if earlier else "")
             },
         },
-        xaxis={
-            "title": {"text": "Release (release order)"},
-            "type": "category",
-            "categoryorder": "array",
-            "categoryarray": categories,
-        },
+        xaxis=_category_axis("Release (release order)", categories),
         yaxis={"title": {"text": "Escape rate"}, "tickformat": ".0%", "rangemode": "tozero"},
         legend={"orientation": "h", "x": 0, "y": -0.3},
         margin={"t": 80},
@@ -415,7 +406,8 @@ def escape_rate_history_chart(
 def segment_catches(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd.Series | None:
     """The release's row of ``marts.release_segment_defects``; None when it has none (it never
     served in production and no production defect is attributed to it)."""
-    df = con.execute(
+    df = _release_rows(
+        con,
         """
         select has_canary, canary_started_at, full_rollout_at, canary_hours, canary_rollbacks,
                production_defects, defects_during_canary, defects_after_full, defects_outside_rollout,
@@ -424,8 +416,9 @@ def segment_catches(con: duckdb.DuckDBPyConnection, service: str, release: str) 
         from marts.release_segment_defects
         where service = ? and release = ?
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     return None if df.empty else df.iloc[0]
 
 
@@ -479,15 +472,17 @@ def rollback_events(con: duckdb.DuckDBPyConnection, service: str, release: str) 
 
 def rollback_summary(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd.Series | None:
     """The release's row of ``marts.rollback_hotfix_summary``; None when it never served in production."""
-    df = con.execute(
+    df = _release_rows(
+        con,
         """
         select failed_deployments, rolled_back_deployments, hotfix_deployments, hotfixed_failures,
                n_rollback, median_hours_to_rollback, n_hotfix, median_hours_to_hotfix
         from marts.rollback_hotfix_summary
         where service = ? and release = ?
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     return None if df.empty else df.iloc[0]
 
 
@@ -540,14 +535,16 @@ def rollback_table(events: pd.DataFrame) -> pd.DataFrame:
 
 def gate_verdicts(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd.DataFrame:
     """The release's current verdict per target environment (pipeline order)."""
-    df = con.execute(
+    df = _release_rows(
+        con,
         """
         select environment, verdict, fired_rules, waived_rules
         from marts.release_gate
         where service = ? and release = ?
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     return _sort_environments(df, "environment")
 
 
@@ -564,7 +561,8 @@ def gate_verdict_table(verdicts: pd.DataFrame) -> pd.DataFrame:
 
 def gate_findings(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd.DataFrame:
     """Every rule that fired for the release, waived or not, with its waiver."""
-    df = con.execute(
+    df = _release_rows(
+        con,
         """
         select environment, rule, severity, observed, threshold, defect_ids, incident_ids,
                is_waived, waiver_approver, waiver_reason, waiver_expires_at
@@ -572,8 +570,9 @@ def gate_findings(con: duckdb.DuckDBPyConnection, service: str, release: str) ->
         where service = ? and release = ?
         order by rule, severity nulls first
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     return _sort_environments(df, "environment")
 
 
@@ -608,15 +607,17 @@ def gate_history(con: duckdb.DuckDBPyConnection, service: str, release: str) -> 
     ).fetchone()
     if not exists or exists[0] == 0:
         return None
-    df = con.execute(
+    df = _release_rows(
+        con,
         """
         select as_of, built_at, environment, verdict
         from history.gate_verdicts
         where service = ? and release = ?
         order by built_at, as_of
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     return _sort_environments(df, "environment", by=["built_at", "as_of"])
 
 
@@ -625,7 +626,7 @@ def gate_history_table(history: pd.DataFrame | None) -> pd.DataFrame:
     if history is None or history.empty:
         return pd.DataFrame(columns=["As of", "Built at"])
     wide = history.pivot(index=["built_at", "as_of"], columns="environment", values="verdict")
-    environments = list(dict.fromkeys(history["environment"]))
+    environments = _in_order(history["environment"], ENVIRONMENT_ORDER, always=())
     table = pd.DataFrame(
         {
             "As of": [fmt_timestamp(a) for _, a in wide.index],
@@ -708,8 +709,9 @@ def detection_resolution_table(dr: pd.DataFrame) -> pd.DataFrame:
 
 def open_items(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd.DataFrame:
     """Non-duplicate defects attributed to the release and open at the as-of, most severe and
-    oldest first; ``age_days`` is whole days (floor) at the as-of, as in docs/metrics.md, Aging."""
-    df = con.execute(
+    oldest first; ``age_days`` is whole days (floor) at the as-of, as in docs/metrics.md "Aging"."""
+    df = _release_rows(
+        con,
         """
         select d.defect_id, d.severity, d.status, d.environment, d.title, d.url,
                cast(floor((extract(epoch from b.as_of) - extract(epoch from d.created_at)) / 86400.0) as integer)
@@ -718,8 +720,9 @@ def open_items(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd
         cross join marts.build_metadata as b
         where d.service = ? and d.attributed_release = ? and d.is_open and not d.is_duplicate
         """,
-        [service, release],
-    ).df()
+        service,
+        release,
+    )
     df["_sev"] = df["severity"].map(lambda s: _rank(SEVERITIES, s))
     return (
         df.sort_values(["_sev", "age_days", "defect_id"], ascending=[True, False, True])
@@ -797,8 +800,8 @@ def summary_cards(
         Card(
             "Found before / after release",
             f"{fmt_count(rel.pre_release_defects)} / {fmt_count(rel.escaped)}",
-            f"{fmt_count(rel.pre_release_defects)} pre-release defects; {fmt_count(rel.escaped_defects)} escaped "
-            f"defects and {fmt_count(rel.escaped_incidents)} escaped incidents",
+            f"pre-release: {fmt_count(rel.pre_release_defects)} defect(s); escaped: "
+            f"{fmt_count(rel.escaped_defects)} defect(s), {fmt_count(rel.escaped_incidents)} incident(s)",
         ),
         Card("Gate verdict, production", verdict, fired),
         Card(
@@ -834,6 +837,16 @@ def cards_html(cards: Sequence[Card], columns: int = 3) -> str:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _release_rows(con: duckdb.DuckDBPyConnection, sql: str, service: str, release: str) -> pd.DataFrame:
+    """The rows of a query whose two parameters are the service and the release, in that order."""
+    return con.execute(sql, [service, release]).df()
+
+
+def _category_axis(title: str, categories: list[str]) -> dict[str, Any]:
+    """An x axis of escaped categories in the given order (plotly would sort or merge them)."""
+    return {"title": {"text": title}, "type": "category", "categoryorder": "array", "categoryarray": categories}
 
 
 def _all_environments(dr: pd.DataFrame, record_type: str) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def detection_resolution_chart(dr: pd.DataFrame, *, compact: bool = False) -> go
         fig.update_xaxes(title_text="Environment")
     fig.update_yaxes(title_text="Hours", rangemode="tozero")
     if dr.empty:
-        _annotate_empty(fig, "No defect or incident has a measurable time yet.")
+        annotate_empty(fig, "No defect or incident has a measurable time yet.")
     return fig
 
 
@@ -98,7 +98,7 @@ def plot_text(value: Any) -> str:
     return html.escape("" if value is None else str(value), quote=False)
 
 
-def _annotate_empty(fig: go.Figure, message: str) -> None:
+def annotate_empty(fig: go.Figure, message: str) -> None:
     """Say in the middle of an empty chart why it is empty."""
     fig.add_annotation(text=plot_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
 
@@ -160,7 +160,7 @@ def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
     fig.update_xaxes(tickformat="%b", dtick="M1")
     fig.update_annotations(font_size=12)
     if not services:
-        _annotate_empty(fig, "No release has reached production yet.")
+        annotate_empty(fig, "No release has reached production yet.")
     return fig
 
 
@@ -191,7 +191,7 @@ def aging_chart(aging: pd.DataFrame) -> go.Figure:
         yaxis={"title": {"text": "Open defects"}},
     )
     if aging.empty:
-        _annotate_empty(fig, "No defect is open.")
+        annotate_empty(fig, "No defect is open.")
     return fig
 
 
@@ -240,5 +240,5 @@ def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figur
         legend={"traceorder": "reversed"},
     )
     if flow.empty:
-        _annotate_empty(fig, "No defect yet.")
+        annotate_empty(fig, "No defect yet.")
     return fig

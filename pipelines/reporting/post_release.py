@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from pipelines.gate import RULE_TEXT
 from pipelines.policy import ENVIRONMENTS, PRE_RELEASE_ENVIRONMENTS, PRODUCTION, SEVERITIES
 from pipelines.reporting.catalog import Parameter, Report, check_as_of, suggest
-from pipelines.reporting.charts import _annotate_empty, plot_text
+from pipelines.reporting.charts import annotate_empty, plot_text
 from pipelines.reporting.formatting import (
     NOT_AVAILABLE,
     float_or_none,
@@ -38,7 +38,7 @@ from pipelines.reporting.formatting import (
     is_missing,
 )
 from pipelines.reporting.fragments import esc, html_table, report_header
-from pipelines.reporting.queries import ENVIRONMENT_ORDER, RECORD_TYPES, BuildInfo, _rank, build_info
+from pipelines.reporting.queries import ENVIRONMENT_ORDER, RECORD_TYPES, BuildInfo, build_info, rank_in
 
 TITLE = "Post-release report"
 
@@ -279,7 +279,7 @@ def found_chart(found: pd.DataFrame) -> go.Figure:
     if found.groupby("environment")["defects"].sum().max() <= 10:
         fig.update_yaxes(dtick=1)  # whole defects: no 0.5 ticks on a small chart
     if found["defects"].sum() == 0:
-        _annotate_empty(fig, "No defect is attributed to this release.")
+        annotate_empty(fig, "No defect is attributed to this release.")
     return fig
 
 
@@ -396,7 +396,7 @@ def escape_rate_history_chart(
         margin={"t": 80},
     )
     if all(r is None for r in rates):
-        _annotate_empty(fig, "No release of this service has an escape rate yet.")
+        annotate_empty(fig, "No release of this service has an escape rate yet.")
     return fig
 
 
@@ -680,8 +680,8 @@ def detection_resolution(con: duckdb.DuckDBPyConnection, service: str, release: 
         """,
         [service, release, service, release],
     ).df()
-    df["_record"] = df["record_type"].map(lambda r: _rank(RECORD_TYPES, r))
-    df["_env"] = df["environment"].map(lambda e: _rank((*ENVIRONMENT_ORDER, "ALL"), e))
+    df["_record"] = df["record_type"].map(lambda r: rank_in(RECORD_TYPES, r))
+    df["_env"] = df["environment"].map(lambda e: rank_in((*ENVIRONMENT_ORDER, "ALL"), e))
     return (
         df.sort_values(["_record", "_env", "environment"]).drop(columns=["_record", "_env"]).reset_index(drop=True)
     )
@@ -723,7 +723,7 @@ def open_items(con: duckdb.DuckDBPyConnection, service: str, release: str) -> pd
         service,
         release,
     )
-    df["_sev"] = df["severity"].map(lambda s: _rank(SEVERITIES, s))
+    df["_sev"] = df["severity"].map(lambda s: rank_in(SEVERITIES, s))
     return (
         df.sort_values(["_sev", "age_days", "defect_id"], ascending=[True, False, True])
         .drop(columns="_sev")
@@ -863,7 +863,7 @@ def _in_order(values: pd.Series, order: Sequence[str], always: Sequence[str]) ->
 
 def _sort_environments(df: pd.DataFrame, column: str, by: Sequence[str] = ()) -> pd.DataFrame:
     """Rows in pipeline order of ``column`` (stable: the query's order breaks ties), after ``by``."""
-    df = df.assign(_env=df[column].map(lambda e: _rank(ENVIRONMENT_ORDER, e)))
+    df = df.assign(_env=df[column].map(lambda e: rank_in(ENVIRONMENT_ORDER, e)))
     return df.sort_values([*by, "_env", column], kind="stable").drop(columns="_env").reset_index(drop=True)
 
 

@@ -189,8 +189,8 @@ def detection_resolution(con: duckdb.DuckDBPyConnection, severity: str = "ALL") 
         [severity],
     ).df()
     # Unknown environment names (kept verbatim by the policy) go last, by name.
-    df["_rt"] = df["record_type"].map(lambda v: _rank(RECORD_TYPES, v))
-    df["_env"] = df["environment"].map(lambda v: _rank(ENVIRONMENT_ORDER, v))
+    df["_rt"] = df["record_type"].map(lambda v: rank_in(RECORD_TYPES, v))
+    df["_env"] = df["environment"].map(lambda v: rank_in(ENVIRONMENT_ORDER, v))
     return (
         df.sort_values(["_rt", "_env", "record_type", "environment"])
         .drop(columns=["_rt", "_env"])
@@ -204,7 +204,7 @@ def detection_resolution(con: duckdb.DuckDBPyConnection, severity: str = "ALL") 
 
 
 
-def _rank(order: Sequence[str], value: str) -> int:
+def rank_in(order: Sequence[str], value: str) -> int:
     """Position of a value in a canonical order; unknown values after all known ones."""
     return order.index(value) if value in order else len(order)
 

@@ -259,7 +259,8 @@ def _size(path: Path) -> str:
 
 
 def _local_kernel_manager() -> type:
-    """A kernel manager whose kernel talks to papermill over Unix sockets (IPC), not TCP.
+    """A kernel manager whose kernel talks to papermill over Unix sockets (IPC), not TCP, and is
+    shut down without a SIGINT: a render prints nothing of the kernel's on the console.
 
     The report kernel never leaves this machine; over TCP without CurveZMQ keys
     ipykernel warns, at every render, that the traffic is unencrypted.
@@ -271,6 +272,15 @@ def _local_kernel_manager() -> type:
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
+
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts the kernel before every shutdown; our kernel is idle
+            # by then (the notebook ran to its end or failed), and an idle ipykernel answers
+            # SIGINT with "KeyboardInterrupt caught in kernel" on the console. A kernel still
+            # busy ignores the shutdown request and is killed a second later all the same.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return LocalKernelManager
 

@@ -725,7 +725,10 @@ def targets_table(pm: Postmortem) -> str:
                 NOT_AVAILABLE if kind == "component" else text
                 for kind, text in zip(t["kind"], _coverage_texts(t), strict=True)
             ],
-            "Gap": t["is_gap"].map(_fmt_gap),
+            "Gap": [
+                "no file known" if kind == "component" else _fmt_gap(gap)
+                for kind, gap in zip(t["kind"], t["is_gap"], strict=True)
+            ],
         }
     )
     return html_table(frame, caption="Regression-test targets", empty=_nothing_escaped(pm))

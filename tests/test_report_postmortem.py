@@ -483,3 +483,8 @@ def test_render_postmortem(warehouse: Path, tmp_path: Path) -> None:
     assert 'href="javascript' not in page
     for code in ("import ", "pm.load", "rp.show"):
         assert code not in rest, code
+
+
+def test_load_needs_a_release_with_its_service(con) -> None:
+    with pytest.raises(catalog.ReportParameterError, match="a release with its service, or an incident"):
+        postmortem.load(con, release="1.0")

@@ -54,7 +54,7 @@ TABLES: tuple[str, ...] = (
     "escape_coverage_gaps",
 )
 
-#: How far back ``worst_recent_release`` looks by default (the briefing's period).
+#: How far back ``worst_recent_release`` looks by default: four weeks, the briefing's default period.
 RECENT_DAYS = 28
 
 #: Page rules this report adds to render.py's stylesheet: record ids and paths in a table's
@@ -91,7 +91,7 @@ class Scope:
         return where if self.incident_id is None else f"incident {self.incident_id} ({where})"
 
     def bindings(self) -> dict[str, Any]:
-        """The named SQL parameters every scope query takes."""
+        """The named SQL parameters of the queries that take the whole scope."""
         return {"service": self.service, "release": self.release, "incident": self.incident_id}
 
 
@@ -104,6 +104,8 @@ def scope(
 ) -> Scope:
     """The scope of validated parameters; an incident brings its attributed (service, release)."""
     if incident_id is None:
+        if release is None or service is None:
+            raise ReportParameterError("a post-mortem needs a release with its service, or an incident")
         return Scope(service=service, release=release)
     row = con.execute(
         "select service, attributed_release from marts.fct_incidents where incident_id = ?", [incident_id]
@@ -489,46 +491,35 @@ def summary_cards(pm: Postmortem) -> str:
 
 def defects_table(pm: Postmortem) -> str:
     """The escaped defects (links only for http(s))."""
-    d = pm.defects
-    frame = pd.DataFrame(
-        {
-            "Defect": d["record_id"],
-            "Severity": d["severity"],
-            "Environment": d["environment"],
-            "Created": d["detected_at"].map(fmt_timestamp),
-            "Resolved": d["resolved_at"].map(_fmt_resolved),
-            "Title": d["title"],
-            "Link": d["link"],
-        }
-    )
-    return html_table(
-        frame,
-        caption="Escaped defects",
-        link_columns={"Link"},
-        empty=f"No defect attributed to {pm.scope.subtitle} was found in production.",
-    )
+    frame = _records_frame(pm.defects, "Defect", "Created").assign(Link=pm.defects["link"])
+    empty = f"No defect attributed to {pm.scope.subtitle} was found in production."
+    return html_table(frame, caption="Escaped defects", link_columns={"Link"}, empty=empty)
 
 
 def incidents_table(pm: Postmortem) -> str:
     """The scope's production incidents (post-mortem links only for http(s))."""
     i = pm.incidents
-    frame = pd.DataFrame(
-        {
-            "Incident": i["record_id"],
-            "Severity": i["severity"],
-            "Environment": i["environment"],
-            "Detected": i["detected_at"].map(fmt_timestamp),
-            "Resolved": i["resolved_at"].map(_fmt_resolved),
-            "Title": i["title"],
+    frame = _records_frame(i, "Incident", "Detected").assign(
+        **{
             "Linked defects": i["linked_defect_ids"].map(lambda v: "none" if is_missing(v) else v),
             "Post-mortem": i["link"].map(lambda v: "none" if is_missing(v) else v),
         }
     )
-    return html_table(
-        frame,
-        caption="Incidents",
-        link_columns={"Post-mortem"},
-        empty=f"No production incident is attributed to {pm.scope.subtitle}.",
+    empty = f"No production incident is attributed to {pm.scope.subtitle}."
+    return html_table(frame, caption="Incidents", link_columns={"Post-mortem"}, empty=empty)
+
+
+def _records_frame(records: pd.DataFrame, id_label: str, detected_label: str) -> pd.DataFrame:
+    """The columns defects and incidents share, under each one's own names."""
+    return pd.DataFrame(
+        {
+            id_label: records["record_id"],
+            "Severity": records["severity"],
+            "Environment": records["environment"],
+            detected_label: records["detected_at"].map(fmt_timestamp),
+            "Resolved": records["resolved_at"].map(_fmt_resolved),
+            "Title": records["title"],
+        }
     )
 
 
@@ -631,37 +622,32 @@ def timeline_chart(pm: Postmortem) -> go.Figure:
 def files_table(pm: Postmortem) -> str:
     """Every file the fixes touched, with its coverage before the release and the report used."""
     f = pm.files
-    frame = pd.DataFrame(
+    frame = _files_frame(f)
+    frame.insert(3, "Gap", f["is_gap"].map(_fmt_gap))
+    frame["Coverage report used"] = [
+        _fmt_report(r, at, cf, file)
+        for r, at, cf, file in zip(
+            f["coverage_report_id"], f["coverage_reported_at"], f["coverage_file"], f["file"], strict=True
+        )
+    ]
+    return html_table(frame, caption="Files the fixes touched", empty=_no_files(pm)) + _unlinked_note(pm)
+
+
+def _files_frame(files: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
         {
-            "File": f["file"],
-            "Component": f["component"],
-            "Line coverage": _coverage_texts(f),
-            "Gap": f["is_gap"].map(_fmt_gap),
-            "Escapes": f["escapes"].map(fmt_count),
-            "Fixes of": f["records"],
-            "Coverage report used": [
-                _fmt_report(r, at, cf, file)
-                for r, at, cf, file in zip(
-                    f["coverage_report_id"], f["coverage_reported_at"], f["coverage_file"], f["file"], strict=True
-                )
-            ],
+            "File": files["file"],
+            "Component": files["component"],
+            "Line coverage": _coverage_texts(files),
+            "Escapes": files["escapes"].map(fmt_count),
+            "Fixes of": files["records"],
         }
     )
-    return html_table(frame, caption="Files the fixes touched", empty=_no_files(pm)) + _unlinked_note(pm)
 
 
 def gaps_table(pm: Postmortem) -> str:
     """The touched files tests did not cover enough before the release."""
-    g = pm.gaps
-    frame = pd.DataFrame(
-        {
-            "File": g["file"],
-            "Component": g["component"],
-            "Line coverage": _coverage_texts(g),
-            "Escapes": g["escapes"].map(fmt_count),
-            "Fixes of": g["records"],
-        }
-    )
+    frame = _files_frame(pm.gaps)
     empty = (
         "No touched file is known, so no gap can be named."
         if pm.files.empty

@@ -432,6 +432,23 @@ def test_timeline_chart_rows_and_open_spans(release_pm) -> None:
     assert len(resolved.x) == 4
 
 
+def test_incident_note_says_what_the_page_covers(con) -> None:
+    staging = postmortem.summary_cards(postmortem.load(con, incident_id="I-3"))
+    assert staging.startswith(
+        '<p class="note">Incident I-3 (S3, detected 2024-06-09 00:00 UTC, resolved 2024-06-09 01:00 UTC) '
+        "is attributed to payments 2.0: the sections below cover every escape of that release.</p>"
+    )
+    alone = postmortem.summary_cards(postmortem.load(con, incident_id="I-4"))
+    assert "could not be attributed to a release: the sections below cover it alone." in alone
+    assert not postmortem.summary_cards(postmortem.load(con, release="2.0", service="payments")).startswith("<p")
+
+
+def test_coverage_section_leaves_out_an_empty_chart(con, release_pm) -> None:
+    assert postmortem.coverage_section(release_pm).count('class="plotly-graph-div"') == 1
+    nothing_known = postmortem.load(con, release="2.0", service="search")
+    assert postmortem.coverage_section(nothing_known) == postmortem.files_table(nothing_known)
+
+
 def test_coverage_chart_escapes_file_names(release_pm) -> None:
     fig = postmortem.coverage_chart(release_pm)
     bar = fig.data[0]

@@ -37,7 +37,7 @@ from pipelines.reporting.formatting import (
     fmt_timestamp,
     is_missing,
 )
-from pipelines.reporting.fragments import esc, html_table
+from pipelines.reporting.fragments import chart_html, esc, html_table
 from pipelines.reporting.queries import build_info
 
 TITLE = "Post-mortem gap analysis"
@@ -486,7 +486,25 @@ def summary_cards(pm: Postmortem) -> str:
         f'<div class="value">{esc(value)}</div><div class="detail">{esc(detail)}</div></div>'
         for label, value, detail in cards
     )
-    return f'<div class="cards">{items}</div>'
+    return _incident_note(pm) + f'<div class="cards">{items}</div>'
+
+
+def _incident_note(pm: Postmortem) -> str:
+    """For an incident's post-mortem: the incident, and what else the page covers."""
+    s = pm.scope
+    if s.incident_id is None:
+        return ""
+    incident = pm.incidents[pm.incidents["record_id"] == s.incident_id].iloc[0]
+    resolved = NOT_RESOLVED if is_missing(incident["resolved_at"]) else "resolved " + fmt_timestamp(
+        incident["resolved_at"]
+    )
+    facts = f"{incident['severity']}, detected {fmt_timestamp(incident['detected_at'])}, {resolved}"
+    covers = (
+        f"is attributed to {s.service} {s.release}: the sections below cover every escape of that release."
+        if s.release
+        else "could not be attributed to a release: the sections below cover it alone."
+    )
+    return f'<p class="note">Incident {esc(s.incident_id)} ({esc(facts)}) {esc(covers)}</p>'
 
 
 def defects_table(pm: Postmortem) -> str:
@@ -611,8 +629,10 @@ def timeline_chart(pm: Postmortem) -> go.Figure:
             "autorange": "reversed",
             "automargin": True,
         },
-        legend={"orientation": "h", "y": -0.16, "yanchor": "top"},
-        margin={"t": 80, "b": 90},
+        # at the figure's foot, in pixels: a fraction of a short plot would overlap the date
+        # ticks' second line (the year)
+        legend={"orientation": "h", "yref": "container", "y": 0.0, "yanchor": "bottom"},
+        margin={"t": 80, "b": 110},
     )
     if r.empty:
         _annotate_empty(fig, _nothing_escaped(pm))
@@ -656,6 +676,13 @@ def gaps_table(pm: Postmortem) -> str:
     return html_table(frame, caption="Coverage gaps", empty=empty)
 
 
+def coverage_section(pm: Postmortem) -> str:
+    """The coverage chart above the table of touched files; the table alone (saying why) when
+    no touched file is known, rather than an empty chart."""
+    table = files_table(pm)
+    return table if pm.files.empty else chart_html(coverage_chart(pm)) + table
+
+
 def coverage_chart(pm: Postmortem) -> go.Figure:
     """Line coverage per touched file before the release, gaps in red; a file missing from the
     coverage report is drawn at 0 and labelled so."""
@@ -680,7 +707,7 @@ def coverage_chart(pm: Postmortem) -> go.Figure:
     )
     fig.update_layout(
         template=_CHART_TEMPLATE,
-        height=160 if f.empty else min(520, max(260, 130 + 28 * len(f))),
+        height=min(520, max(260, 130 + 28 * len(f))),
         title={
             "text": "Line coverage of the files the fixes touched",
             "subtitle": {"text": "Latest coverage report before the release's first production deployment; red = gap"},
@@ -690,10 +717,6 @@ def coverage_chart(pm: Postmortem) -> go.Figure:
         margin={"t": 80, "r": 40},
         showlegend=False,
     )
-    if f.empty:
-        fig.update_xaxes(visible=False)
-        fig.update_yaxes(visible=False)
-        _annotate_empty(fig, _no_files(pm))
     return fig
 
 

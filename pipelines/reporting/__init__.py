@@ -15,7 +15,7 @@ This module is the interface notebooks (``from pipelines import reporting as rp`
 the CLI and the Dagster asset import from.
 """
 
-from pipelines.reporting import executive, post_release
+from pipelines.reporting import executive, post_release, postmortem
 from pipelines.reporting.catalog import Report, ReportParameterError
 from pipelines.reporting.charts import (
     aging_chart,
@@ -54,7 +54,7 @@ from pipelines.reporting.queries import (
 from pipelines.reporting.render import IndexEntry, ReportRenderError, render_notebook, render_report, write_index
 
 #: Every report ``defectflow report`` renders, in the order the index page lists them.
-REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT)
+REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem.REPORT)
 
 __all__ = [
     "REPORTS",

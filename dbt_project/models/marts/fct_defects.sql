@@ -11,6 +11,10 @@ sla as (
     select * from {{ ref('int_defect_sla_priority') }}
 ),
 
+fingerprints as (
+    select * from {{ ref('int_defect_stack_fingerprints') }}
+),
+
 final as (
     select
         d.defect_id,
@@ -36,6 +40,8 @@ final as (
         d.users_affected,
         d.has_workaround,
         d.stack_trace,
+        -- the key a post-mortem matches pre-release test failures on (fct_test_cases.fingerprint)
+        x.stack_fingerprint,
         d.labels,
         d.duplicate_of,
         d.is_duplicate,
@@ -59,6 +65,7 @@ final as (
     from defects as d
     inner join status as s on d.defect_id = s.defect_id
     left join sla on d.defect_id = sla.defect_id
+    left join fingerprints as x on d.defect_id = x.defect_id
 )
 
 select * from final

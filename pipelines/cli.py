@@ -153,9 +153,8 @@ def _rendered_reports(result) -> list[Path]:
     from pipelines.defs.reports import INDEX_KEY
 
     for event in result.get_asset_materialization_events():
-        materialization = event.asset_materialization
-        if materialization.asset_key == INDEX_KEY:
-            metadata = materialization.metadata
+        if event.asset_key == INDEX_KEY:
+            metadata = event.materialization.metadata
             return [Path(metadata["path"].value), *(Path(p) for p in metadata["reports"].value)]
     return []
 

@@ -166,6 +166,10 @@ def _failure_message(result, build_log: Path) -> str:
             error = event.step_failure_data.error
             if error and error.cls_name == "DagsterAssetCheckFailedError":
                 continue  # the failed checks themselves are listed, with their details
+            # Dagster wraps what the step raised ("Error occurred while executing op ...");
+            # the user needs the innermost error, e.g. which report failed in which cell.
+            while error is not None and error.cause is not None:
+                error = error.cause
             detail = error.message.strip() if error else "unknown error"
             messages.append(f"step {event.step_key} failed: {detail}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":

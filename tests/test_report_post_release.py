@@ -54,7 +54,8 @@ SERVICE, RELEASE = "payments", "1.10.0"
 _SCHEMA = """
 create schema marts;
 create schema history;
-create table marts.build_metadata (as_of timestamptz, policy_sha256 varchar);
+create table marts.build_metadata (
+    as_of timestamptz, policy_sha256 varchar, escape_rate_rca_threshold double, coverage_gap_threshold double);
 create table marts.release_order (
     service varchar, release varchar, first_production_at timestamptz, release_position bigint,
     previous_release varchar);
@@ -97,7 +98,7 @@ create table history.gate_verdicts (
 """
 
 _ROWS: dict[str, list[list]] = {
-    "build_metadata": [["2024-06-30 00:00:00+00", "policy-sha"]],
+    "build_metadata": [["2024-06-30 00:00:00+00", "policy-sha", 0.15, 0.8]],
     "release_order": [
         ["payments", "1.7.0", "2024-05-01 10:00Z", 1, None],
         ["payments", "1.8.0", "2024-05-15 10:00Z", 2, "1.7.0"],
@@ -382,11 +383,8 @@ def test_escape_rate_history_and_comparison(con) -> None:
     assert post_release.previous_rates(alone) == post_release.RateComparison(None, None, 0)
 
 
-def test_rca_threshold_read_from_gate_findings(con) -> None:
+def test_rca_threshold_is_the_policys(con) -> None:
     assert post_release.rca_threshold(con) == pytest.approx(0.15)
-    empty = duckdb.connect()
-    empty.execute("create schema marts; create table marts.release_gate_findings (rule varchar, threshold double)")
-    assert post_release.rca_threshold(empty) is None
 
 
 def test_escape_rate_history_chart(con, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipelines.defs.warehouse import Warehouse
-from pipelines.reporting import REPORTS
+from pipelines.reporting import REPORTS, IndexEntry, post_release, postmortem, render_report, write_index
+from pipelines.reporting.queries import open_warehouse
 from pipelines.settings import BuildSettings
 
 log = logging.getLogger("defectflow")
@@ -57,10 +58,6 @@ INDEX_KEY = dg.AssetKey(["reports", "index"])
 def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
     """The briefing; a post-release report per release first in production in the last
     week; a post-mortem for the worst recent release; the index page of them all."""
-    # Notebook tooling stays out of import time (`defectflow gate` imports the definitions).
-    from pipelines.reporting import IndexEntry, post_release, postmortem, render_report, write_index
-    from pipelines.reporting.queries import open_warehouse
-
     with open_warehouse(warehouse.file, required=()) as con:
         recent = post_release.recent_releases(con, POST_RELEASE_DAYS)
         worst = postmortem.worst_recent_release(con, POSTMORTEM_DAYS)
@@ -90,7 +87,12 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
         notes.append(f"No release was first deployed to production in the {POST_RELEASE_DAYS} days before the as-of.")
     if not worst:
         notes.append(f"No release first in production in the {POSTMORTEM_DAYS} days before the as-of has an escape.")
-    index = write_index(entries, notes)
+    intro = (
+        f"The weekly briefing; a post-release report for every release first deployed to production in the "
+        f"{POST_RELEASE_DAYS} days before the as-of; the post-mortem gap analysis of the worst release first in "
+        f"production in the {POSTMORTEM_DAYS} days before it. All open offline."
+    )
+    index = write_index(entries, intro, notes)
     log.info("  index  %s", index)
     yield dg.MaterializeResult(
         asset_key=INDEX_KEY,

@@ -328,11 +328,8 @@ def previous_rates(history: pd.DataFrame) -> RateComparison:
 
 
 def rca_threshold(con: duckdb.DuckDBPyConnection) -> float | None:
-    """The policy's RCA threshold, as the gate's findings record it; None when that rule
-    never fired in this warehouse (no mart holds the threshold otherwise)."""
-    row = con.execute(
-        "select max(threshold) from marts.release_gate_findings where rule = ?", [_RCA_RULE]
-    ).fetchone()
+    """The policy's RCA threshold the warehouse was built with."""
+    row = con.execute("select escape_rate_rca_threshold from marts.build_metadata").fetchone()
     return None if row is None else float_or_none(row[0])
 
 

@@ -233,9 +233,10 @@ class IndexEntry:
     path: Path
 
 
-def write_index(entries: Sequence[IndexEntry], notes: Sequence[str] = ()) -> Path:
+def write_index(entries: Sequence[IndexEntry], intro: str, notes: Sequence[str] = ()) -> Path:
     """``index.html`` beside the reports of one build (they share one as-of folder), linking each
-    by its relative file name, with its size; ``notes`` say why a kind of report is absent."""
+    by its relative file name, with its size; ``intro`` says what a build renders, ``notes`` why a
+    kind of report is absent."""
     if not entries:
         raise ValueError("an index needs at least one report")
     folder = entries[0].path.parent
@@ -245,7 +246,7 @@ def write_index(entries: Sequence[IndexEntry], notes: Sequence[str] = ()) -> Pat
         for e in entries
     )
     body = (
-        f"<h1>Reports of the build as of {esc(folder.name)}</h1>"
+        f"<h1>Reports of the build as of {esc(folder.name)}</h1><p>{esc(intro)}</p>"
         '<table class="report-table"><thead><tr><th>Report</th><th>For</th><th>Size</th></tr></thead>'
         f"<tbody>{rows}</tbody></table>" + "".join(f'<p class="note">{esc(n)}</p>' for n in notes)
     )

@@ -130,7 +130,7 @@ def test_tiny_build_reports_draw_offline(chromium: ReportBrowser, tiny_build) ->
     assert tiny_build.reports
     for path in tiny_build.reports:
         page = chromium.open_report(path)
-        assert page.plots > 0 and page.drawn == page.plots, path.name
+        assert page.drawn == page.plots and (page.plots > 0 or path.name == "index.html"), path.name
         assert page.problems == [], path.name
     briefing = chromium.open_report(next(p for p in tiny_build.reports if p.name == "executive_briefing.html"))
     # the tiny fixture's overall escape rate, computed by hand in tests/test_integration_tiny.py,

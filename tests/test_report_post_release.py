@@ -319,7 +319,7 @@ def test_cards_and_header_escape_exported_names(con) -> None:
     rel = post_release.release_info(con, EVIL, EVIL_RELEASE)
     header = post_release.header_html(queries.build_info(con), rel, None)
     assert EVIL not in header and EVIL_ESCAPED in header and EVIL_RELEASE_ESCAPED in header
-    html = post_release.cards_html([post_release.Card(EVIL, EVIL_RELEASE, EVIL)])
+    html = fragments.cards_html([fragments.Card(EVIL, EVIL_RELEASE, EVIL)])
     assert "<script>" not in html and "<img" not in html
     assert html.count(EVIL_ESCAPED) == 2 and EVIL_RELEASE_ESCAPED in html
     # A release that is not a gate key for production says so rather than inventing a verdict.

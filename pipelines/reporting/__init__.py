@@ -24,8 +24,10 @@ from pipelines.reporting.charts import (
     escape_trend_chart,
 )
 from pipelines.reporting.fragments import (
+    Card,
     anchored_heading,
     appendix_heading,
+    cards_html,
     clusters_table,
     compliance_table,
     detection_resolution_table,
@@ -58,6 +60,7 @@ REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem
 
 __all__ = [
     "REPORTS",
+    "Card",
     "IndexEntry",
     "Report",
     "ReportParameterError",
@@ -67,6 +70,7 @@ __all__ = [
     "anchored_heading",
     "appendix_heading",
     "build_info",
+    "cards_html",
     "clusters_table",
     "compliance_table",
     "cumulative_flow_chart",

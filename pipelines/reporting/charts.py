@@ -19,7 +19,7 @@ from pipelines.policy import AGE_BUCKETS, OPEN_STATUSES, STATUSES
 from pipelines.reporting.formatting import float_or_none, fmt_count, fmt_hours
 from pipelines.reporting.queries import natural_key
 
-_CHART_TEMPLATE = "plotly_white"
+CHART_TEMPLATE = "plotly_white"
 _RECORD_COLOURS = {"defect": "#1f77b4", "incident": "#d62728"}
 _SERVICE_COLOUR = "#1f77b4"
 _REFERENCE_COLOUR = "#b8bec8"
@@ -73,7 +73,7 @@ def detection_resolution_chart(dr: pd.DataFrame, *, compact: bool = False) -> go
                 col=col,
             )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=420,
         barmode="group",
         title={"text": "Time to detect and to resolve by environment (hours)"},
@@ -151,7 +151,7 @@ def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
                 col=col,
             )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=90 + 105 * rows,
         margin=_COMPACT_MARGIN,
         legend={"orientation": "h", "y": -0.12, "x": 0},
@@ -183,7 +183,7 @@ def aging_chart(aging: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         barmode="stack",
         height=_PANEL_HEIGHT,
         margin=_COMPACT_MARGIN,
@@ -233,7 +233,7 @@ def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figur
             )
         )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=_PANEL_HEIGHT,
         margin=_COMPACT_MARGIN,
         yaxis={"title": {"text": "Defects"}},

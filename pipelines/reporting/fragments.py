@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -231,6 +232,27 @@ def _utc_date(text: str) -> date | None:
         return as_utc(str(text).strip()).date()
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Card:
+    """A summary card: plain text, escaped when rendered."""
+
+    label: str
+    value: str
+    detail: str
+
+
+def cards_html(cards: Sequence[Card], columns: int | None = None) -> str:
+    """Cards in a grid, every text escaped; ``columns`` per row when set (six cards as two even
+    rows rather than the default grid's five and one)."""
+    items = "".join(
+        f'<div class="card"><div class="label">{esc(c.label)}</div>'
+        f'<div class="value">{esc(c.value)}</div><div class="detail">{esc(c.detail)}</div></div>'
+        for c in cards
+    )
+    style = f' style="grid-template-columns: repeat({int(columns)}, 1fr)"' if columns else ""
+    return f'<div class="cards"{style}>{items}</div>'
 
 
 # --- the executive briefing's one page -------------------------------------------------------

@@ -37,7 +37,7 @@ from pipelines.reporting.formatting import (
     is_blank,
     is_missing,
 )
-from pipelines.reporting.fragments import esc, html_table, report_header
+from pipelines.reporting.fragments import Card, esc, html_table, report_header
 from pipelines.reporting.queries import ENVIRONMENT_ORDER, RECORD_TYPES, BuildInfo, build_info, rank_in
 
 TITLE = "Post-release report"
@@ -758,15 +758,6 @@ def carry_over_note(rel: ReleaseInfo, items: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- summary cards
 
 
-@dataclass(frozen=True)
-class Card:
-    """A summary tile; plain text, escaped when rendered."""
-
-    label: str
-    value: str
-    detail: str
-
-
 def summary_cards(
     rel: ReleaseInfo,
     comparison: RateComparison,
@@ -820,17 +811,6 @@ def summary_cards(
             + f" · next release: {rel.next_release or 'none yet'}",
         ),
     ]
-
-
-def cards_html(cards: Sequence[Card], columns: int = 3) -> str:
-    """The tiles as the page's ``.cards`` grid, every text escaped; ``columns`` per row, so six
-    tiles make two even rows instead of the default grid's five and one."""
-    items = "".join(
-        f'<div class="card"><div class="label">{esc(c.label)}</div>'
-        f'<div class="value">{esc(c.value)}</div><div class="detail">{esc(c.detail)}</div></div>'
-        for c in cards
-    )
-    return f'<div class="cards" style="grid-template-columns: repeat({int(columns)}, 1fr)">{items}</div>'
 
 
 # ---------------------------------------------------------------- helpers

@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 
 from pipelines.policy import PRE_RELEASE_ENVIRONMENTS, PRODUCTION
 from pipelines.reporting.catalog import Parameter, Report, ReportParameterError, check_as_of, suggest
-from pipelines.reporting.charts import plot_text
+from pipelines.reporting.charts import CHART_TEMPLATE, annotate_empty, plot_text
 from pipelines.reporting.formatting import (
     NOT_AVAILABLE,
     as_utc,
@@ -37,7 +37,7 @@ from pipelines.reporting.formatting import (
     fmt_timestamp,
     is_missing,
 )
-from pipelines.reporting.fragments import chart_html, esc, html_table
+from pipelines.reporting.fragments import Card, cards_html, chart_html, esc, html_table
 from pipelines.reporting.queries import build_info
 
 TITLE = "Post-mortem gap analysis"
@@ -57,16 +57,8 @@ TABLES: tuple[str, ...] = (
 #: How far back ``worst_recent_release`` looks by default: four weeks, the briefing's default period.
 RECENT_DAYS = 28
 
-#: Page rules this report adds to render.py's stylesheet: record ids and paths in a table's
-#: first column stay on one line; a long file name in a card wraps instead of overflowing.
-PAGE_STYLE = (
-    "<style>.report-table td:first-child { white-space: nowrap; } "
-    ".card .detail { overflow-wrap: anywhere; }</style>"
-)
-
 NOT_IN_COVERAGE = "not in coverage report"
 NOT_RESOLVED = "not resolved"
-_CHART_TEMPLATE = "plotly_white"
 _GAP_COLOUR = "#d62728"
 
 
@@ -481,12 +473,7 @@ def summary_cards(pm: Postmortem) -> str:
         ("Files with a coverage gap", fmt_count(len(pm.gaps)), "below the threshold or not in a coverage report"),
         ("Regression targets", fmt_count(len(targets)), f"first: {top}"),
     ]
-    items = "".join(
-        f'<div class="card"><div class="label">{esc(label)}</div>'
-        f'<div class="value">{esc(value)}</div><div class="detail">{esc(detail)}</div></div>'
-        for label, value, detail in cards
-    )
-    return _incident_note(pm) + f'<div class="cards">{items}</div>'
+    return _incident_note(pm) + cards_html([Card(*c) for c in cards])
 
 
 def _incident_note(pm: Postmortem) -> str:
@@ -613,7 +600,7 @@ def timeline_chart(pm: Postmortem) -> go.Figure:
             )
         )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=min(620, max(300, 150 + 34 * len(r))),
         title={
             "text": "Detection timeline",
@@ -635,7 +622,7 @@ def timeline_chart(pm: Postmortem) -> go.Figure:
         margin={"t": 80, "b": 110},
     )
     if r.empty:
-        _annotate_empty(fig, _nothing_escaped(pm))
+        annotate_empty(fig, _nothing_escaped(pm))
     return fig
 
 
@@ -706,7 +693,7 @@ def coverage_chart(pm: Postmortem) -> go.Figure:
         )
     )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=min(520, max(260, 130 + 28 * len(f))),
         title={
             "text": "Line coverage of the files the fixes touched",
@@ -863,10 +850,6 @@ def _unlinked_note(pm: Postmortem) -> str:
     if not text or pm.files.empty:
         return ""
     return f'<p class="note">{esc(text)}</p>'
-
-
-def _annotate_empty(fig: go.Figure, message: str) -> None:
-    fig.add_annotation(text=plot_text(message), showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
 
 
 # ---------------------------------------------------------------- parameters

@@ -77,7 +77,7 @@ p { margin: 6px 0; }
 .card .label { font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #555d6b; }
 .card .value { font-size: 26px; font-weight: 600; margin: 2px 0; }
 .card .value small { font-size: 12px; font-weight: 400; color: #555d6b; }
-.card .detail { font-size: 12px; color: #555d6b; }
+.card .detail { font-size: 12px; color: #555d6b; overflow-wrap: anywhere; }
 .report-table { border-collapse: collapse; margin: 8px 0 14px; font-size: 13px; }
 .report-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
 .report-table th, .report-table td { padding: 4px 10px; border-bottom: 1px solid #e3e6eb; text-align: left; }

@@ -50,8 +50,17 @@ def test_asset_graph_snapshot(defs):
         "intermediate/int_defects", "intermediate/int_incidents", "intermediate/int_incident_defect_links",
         "staging/stg_exports__releases", "staging/stg_policy__settings",
     }
-    report_parents = {k.to_user_string() for k in graph.get(defs_key("reports/executive_briefing")).parent_keys}
-    assert "marts/release_escape_rate" in report_parents
+    # Each report is downstream of exactly the tables its notebook reads, all built by the job;
+    # the index follows every report.
+    from pipelines.reporting import REPORTS
+
+    for report in REPORTS:
+        report_parents = {k.to_user_string() for k in graph.get(defs_key(f"reports/{report.notebook}")).parent_keys}
+        expected = {f"marts/{t}" for t in report.tables} | {f"history/{t}" for t in report.history}
+        assert report_parents == expected, report.name
+        assert expected <= keys, report.name
+    index_parents = {k.to_user_string() for k in graph.get(defs_key("reports/index")).parent_keys}
+    assert index_parents == {f"reports/{r.notebook}" for r in REPORTS}
     checks = {c.name for c in graph.asset_check_keys}
     assert "rows_read_equal_loaded_plus_quarantined" in checks
 

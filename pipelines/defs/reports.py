@@ -30,7 +30,7 @@ def _spec(name: str) -> dg.AssetSpec:
     report = _BY_NAME[name]
     return dg.AssetSpec(
         key=["reports", report.notebook],
-        deps=[["marts", table] for table in report.tables],
+        deps=[["marts", table] for table in report.tables] + [["history", table] for table in report.history],
         group_name="reports",
         kinds={"jupyter", "html"},
         description=report.title,

@@ -45,6 +45,8 @@ class Report:
     validate: Validator = field(repr=False)
     #: ``marts`` tables the notebook reads: a warehouse without one is refused up front.
     tables: tuple[str, ...] = ()
+    #: ``history`` tables it reads when present (a warehouse built before them has none).
+    history: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     #: The page's file name from the validated parameters (default: the notebook's name).
     stem: Callable[[dict[str, Any]], str] | None = field(default=None, repr=False)

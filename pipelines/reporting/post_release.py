@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from pipelines.gate import RULE_TEXT
 from pipelines.policy import ENVIRONMENTS, PRE_RELEASE_ENVIRONMENTS, PRODUCTION, SEVERITIES
 from pipelines.reporting.catalog import Parameter, Report, check_as_of, suggest
-from pipelines.reporting.charts import annotate_empty, plot_text
+from pipelines.reporting.charts import CHART_TEMPLATE, annotate_empty, plot_text
 from pipelines.reporting.formatting import (
     NOT_AVAILABLE,
     float_or_none,
@@ -60,10 +60,9 @@ TABLES: tuple[str, ...] = (
 #: the summary card use every previous release.
 HISTORY_RELEASES = 24
 
-# The gate rule whose findings carry the policy's RCA threshold (docs/metrics.md "Release gate").
+# The gate rule whose observed value and threshold are rates (docs/metrics.md "Release gate").
 _RCA_RULE = "PREVIOUS_ESCAPE_RCA_MISSING"
 
-_CHART_TEMPLATE = "plotly_white"
 # Most severe first, in SEVERITIES order; a severity outside the policy gets plotly's default.
 _SEVERITY_COLOURS = ("#b2182b", "#ef6548", "#fdae61", "#74add1")
 _CURRENT_COLOUR, _PREVIOUS_COLOUR, _RCA_COLOUR = "#1f77b4", "#b8c2cc", "#d62728"
@@ -111,6 +110,7 @@ REPORT = Report(
     ),
     validate=_validate,
     tables=TABLES,
+    history=("gate_verdicts",),
     stem=lambda p: f"post_release_{p['service']}_{p['release']}",
 )
 
@@ -264,7 +264,7 @@ def found_chart(found: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=320,
         barmode="stack",
         title={
@@ -378,7 +378,7 @@ def escape_rate_history_chart(
             fig.add_trace(go.Scatter(x=[None], y=[None], name=plot_text(name), mode="lines", line=line))
     earlier = len(history) - len(shown)
     fig.update_layout(
-        template=_CHART_TEMPLATE,
+        template=CHART_TEMPLATE,
         height=360,
         title={
             "text": "Escape rate against the service's previous releases",

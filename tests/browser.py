@@ -31,7 +31,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Route, WebSocketRoute, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Route, WebSocketRoute, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
@@ -121,6 +121,7 @@ class PageReport:
     console_errors: list[str]
     page_errors: list[str]
     blocked_requests: list[str]
+    dialogs: list[str]
     page: Page = field(repr=False)
 
     @property
@@ -130,6 +131,7 @@ class PageReport:
             [f"console: {m}" for m in self.console_errors]
             + [f"page error: {m}" for m in self.page_errors]
             + [f"blocked: {url}" for url in self.blocked_requests]
+            + [f"dialog: {m}" for m in self.dialogs]
             + [f"chart not drawn: #{div_id}" for div_id in self.undrawn]
         )
 
@@ -146,12 +148,13 @@ class PageReport:
 
 
 class _Recorder:
-    """Console errors, uncaught exceptions and refused requests of one page."""
+    """Console errors, uncaught exceptions, refused requests and dialogs of one page."""
 
     def __init__(self) -> None:
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.blocked: list[str] = []
+        self.dialogs: list[str] = []
 
     def on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -159,6 +162,11 @@ class _Recorder:
 
     def on_page_error(self, error: PlaywrightError) -> None:
         self.page_errors.append(error.message)
+
+    def on_dialog(self, dialog: Dialog) -> None:
+        # An alert() means a script from the data ran: the injection the reports must prevent.
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
 
     def route(self, route: Route) -> None:
         # A report is one self-contained file: anything else it asks for would
@@ -197,6 +205,7 @@ class ReportBrowser:
         page = context.new_page()
         page.on("console", recorder.on_console)
         page.on("pageerror", recorder.on_page_error)
+        page.on("dialog", recorder.on_dialog)
         page.emulate_media(media=media)
         page.goto(path.as_uri(), wait_until="load")
         # A chart that never draws is not an error here: open_report lists it,
@@ -220,6 +229,7 @@ class ReportBrowser:
             console_errors=recorder.console_errors,
             page_errors=recorder.page_errors,
             blocked_requests=recorder.blocked,
+            dialogs=recorder.dialogs,
             page=page,
         )
 

@@ -73,6 +73,13 @@ def test_script_errors_are_reported(chromium: ReportBrowser, tmp_path: Path) -> 
     assert page.blocked_requests == [] and page.plots == 0
 
 
+def test_a_script_that_ran_is_reported_by_its_alert(chromium: ReportBrowser, tmp_path: Path) -> None:
+    html = _page(tmp_path / "injected.html", '<p>title</p><img src="" onerror="alert(\'xss\')">')
+    page = chromium.open_report(html)
+    assert page.dialogs == ["xss"]
+    assert "dialog: xss" in page.problems
+
+
 def test_remote_requests_are_blocked_and_reported(chromium: ReportBrowser, tmp_path: Path) -> None:
     html = _page(
         tmp_path / "remote.html",

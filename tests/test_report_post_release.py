@@ -250,7 +250,7 @@ def test_validate_rejects_with_near_matches(con, given: dict[str, str], message:
 
 
 def test_both_parameters_are_required(con) -> None:
-    with pytest.raises(ReportParameterError, match=r"needs release \(--param service=\.\.\. --param release=\.\.\.\)"):
+    with pytest.raises(ReportParameterError, match=r"missing release \(--param service=\.\.\. --param release=\.\.\.\)"):
         catalog.resolve(post_release.REPORT, con, {"service": "payments"})
 
 

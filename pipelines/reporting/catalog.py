@@ -86,11 +86,11 @@ def resolve(report: Report, con: duckdb.DuckDBPyConnection, given: Mapping[str, 
     known = {p.name for p in report.parameters}
     for key in given:
         if key not in known:
-            raise suggest(key, known, f"parameter of report {report.name}:")
+            raise suggest(key, known, "parameter")
     missing = [p.name for p in report.parameters if p.required and not given.get(p.name)]
     if missing:
         usage = " ".join(f"--param {p.name}=..." for p in report.parameters if p.required)
-        raise ReportParameterError(f"report {report.name} needs {', '.join(missing)} ({usage})")
+        raise ReportParameterError(f"missing {', '.join(missing)} ({usage})")
     return report.validate(con, dict(given))
 
 

@@ -869,7 +869,7 @@ def _validate(con: duckdb.DuckDBPyConnection, given: dict[str, str]) -> dict[str
     if (release is None) == (incident_id is None):
         which = "both" if release else "neither"
         raise ReportParameterError(
-            f"report postmortem needs exactly one of --param release=... or --param incident_id=... (got {which})"
+            f"needs exactly one of --param release=... or --param incident_id=... (got {which})"
         )
     as_of = check_as_of(given.get("as_of"))
     if incident_id is not None:

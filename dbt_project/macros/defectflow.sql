@@ -75,57 +75,6 @@
     set variable df_person_pattern = (select pattern from {{ ref('stg_exports__person_pattern') }})
 {%- endmacro %}
 
-{#- A failure's identity across runs and reports (docs/metrics.md "Stack
-    fingerprint"): the lower-cased text with temp paths replaced by `tmp`,
-    framework frames dropped when the trace also has in-app frames, then
-    UUIDs, 0x addresses, hex ids, line numbers and other numbers removed and
-    blanks collapsed; module, class and function names stay. Hashed (md5, 16
-    hex digits). A pure expression, so test cases and defects share it. -#}
-{% macro stack_fingerprint(expr) -%}
-    case when {{ text(expr) }} is not null then substr(md5(
-        trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-            {{ stack_in_app_frames(expr) }},
-            '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}', '', 'g'),
-            '0x[0-9a-f]+|\b[0-9a-f]*[0-9][0-9a-f]*\b', '', 'g'),
-            '[0-9]+', '', 'g'),
-            '\s+', ' ', 'g'))
-    ), 1, 16) end
-{%- endmacro %}
-
-{#- The lower-cased trace with temp paths (/tmp, /var/tmp, macOS /var/folders,
-    Windows ...\AppData\Local\Temp and \Windows\Temp) replaced by `tmp`, and
-    framework frames removed - but only when a frame survives, so a trace
-    made only of framework frames keeps them all. A frame is a line starting
-    `at ` (Java, Kotlin, .NET, JavaScript) or `File "` (Python); framework
-    frames are the JDK / Kotlin / Scala / Spring / Apache / JUnit / Hibernate
-    / Netty / Reactor / .NET System and Microsoft packages, node_modules and
-    Node internals, and Python site-packages, dist-packages, the standard
-    library and frozen modules (with their indented source lines). Frames of
-    other formats (pytest's `file.py:12: in f`) cannot be told apart and all
-    stay. -#}
-{% macro stack_in_app_frames(expr) -%}
-    {%- set lowered -%}
-        regexp_replace(lower({{ expr }}),
-            '(/private)?/var/folders/[^\s"'':,;()]*|(/var)?/tmp/[^\s"'':,;()]*|[a-z]:\\(users\\[^\\\s]+\\appdata\\local\\|windows\\)temp\\[^\s"'':,;()]*',
-            'tmp', 'g')
-    {%- endset -%}
-    {%- set in_app -%}
-        regexp_replace({{ lowered }},
-            '(?m)^[ \t]*at (java|javax|jdk|sun|com\.sun|kotlin|kotlinx|scala|groovy|org\.springframework|org\.apache|org\.junit|org\.hibernate|io\.netty|reactor\.core|system|microsoft)\.[^\n]*(\n|$)|(?m)^[ \t]*at [^\n]*(node_modules|node:internal|\(internal/)[^\n]*(\n|$)|(?m)^[ \t]*file "[^"\n]*(site-packages|dist-packages|/lib/python[0-9.]*/|<frozen )[^\n]*(\n|$)([ \t]{4,}[^\n]*(\n|$))*',
-            '', 'g')
-    {%- endset -%}
-    case when regexp_matches({{ in_app }}, '(?m)^[ \t]*(at |file ")') then {{ in_app }} else {{ lowered }} end
-{%- endmacro %}
-
-{#- The error type a stack trace names: the first line that starts with a
-    dotted name followed by `:` or the end of the line (Java's first line
-    `java.lang.IllegalStateException: ...`, Python's last line
-    `KeyError: ...`; "Traceback (most recent call last):" and frame lines
-    never match). NULL when no line does. -#}
-{% macro stack_error_type(expr) -%}
-    nullif(regexp_extract({{ expr }}, '(?m)^([A-Za-z_][A-Za-z0-9_.$]*)(:|$)', 1), '')
-{%- endmacro %}
-
 {#- Mean of a double, summed exactly. DuckDB's parallel avg over doubles adds
     in whatever order the threads finish, so two builds of the same data
     differed in the last digit (docs/metrics.md: identical tables); a decimal sum

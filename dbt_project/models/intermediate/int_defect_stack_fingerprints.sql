@@ -1,3 +1,7 @@
+-- A table, not a view: several models read it, and a view would parse every
+-- stack trace once per reader.
+{{ config(materialized="table") }}
+
 -- Each defect's stack fingerprint (docs/metrics.md "Stack fingerprint", macro
 -- `stack_fingerprint`, the one fct_test_cases uses), duplicates included:
 -- they take part in clustering. Computed over the masked stack trace, the

@@ -130,7 +130,7 @@ def cluster_of(con: duckdb.DuckDBPyConnection, value: str) -> str:
     value = str(value).strip()
     row = con.execute("select cluster_id from marts.defect_clusters where defect_id = ?", [value]).fetchone()
     if row is None:
-        raise suggest(value, _ids(con, "select distinct cluster_id from marts.defect_clusters"), "cluster")
+        raise suggest(value, _ids(con, "select defect_id from marts.defect_clusters"), "cluster or defect")
     return str(row[0])
 
 

@@ -150,6 +150,7 @@ def test_warehouse_file_reads_relative_paths_from_the_project_root(monkeypatch, 
 def test_select_defaults_to_the_largest_cluster_and_its_top_open_defect(con) -> None:
     assert clusters.select(con) == clusters.Selection(cluster="A-1", defect="A-3", weeks=4)
     assert clusters.select(con).subtitle == "cluster A-1 · similar to A-3 · growth over 4 weeks"
+    assert clusters.select(con).cluster_label == "cluster A-1"
     # any member names its cluster; no member open: the highest priority, ties by id
     assert clusters.select(con, cluster="C-3", weeks="8") == clusters.Selection("C-1", "C-2", 8)
     assert clusters.select(con, cluster=" B-2 ", defect="S-1") == clusters.Selection("B-1", "S-1", 4)
@@ -159,7 +160,7 @@ def test_select_defaults_to_the_largest_cluster_and_its_top_open_defect(con) -> 
 def test_select_in_a_warehouse_without_defects(empty_con) -> None:
     selection = clusters.select(empty_con)
     assert selection == clusters.Selection(None, None, 4)
-    assert selection.subtitle == "no defects"
+    assert (selection.subtitle, selection.cluster_label) == ("no defects", "no cluster")
 
 
 def test_unknown_ids_name_the_nearest_known_ones(con) -> None:
@@ -225,7 +226,11 @@ def test_overview(con, empty_con) -> None:
         clusters=3, similarity_clusters=2, clustered_defects=11, largest=4, largest_id="A-1",
         recurrences=3, recent=5, pairs_above_threshold=3,
     )
-    assert clusters.overview(empty_con) == clusters.Overview(0, 0, 0, 0, None, 0, 0, 0)
+    nothing = clusters.overview(empty_con)
+    assert nothing == clusters.Overview(0, 0, 0, 0, None, 0, 0, 0)
+    assert '<div class="value">0</div><div class="detail">no cluster of two or more defects</div>' in (
+        clusters.overview_cards(nothing, 4)
+    )
 
 
 def test_overview_cards(con) -> None:
@@ -301,8 +306,9 @@ def test_differences_display_lists_ids_naturally_ordered_and_capped() -> None:
         # two each: 1.9 before 1.10 before 2.0 (natural order, not text order)
         ["Attributed release", "4", "1.9 × 2 (M-2, M-5) · 1.10 × 2 (M-1, M-4) · 2.0 × 2 (M-3, M-6) · (none) × 1 (M-7)"],
     ]
-    note = clusters.shared_fields_note(diff)
-    assert note.startswith('<p class="note">Same in every member: Service x · Component x · Team x')
+    html = clusters.differences_html(diff)
+    assert "<caption>Where the members differ</caption>" in html
+    assert '</table><p class="note">Same in every member: Service x · Component x · Team x · Environment x' in html
 
 
 def test_members_and_differences_escape_exported_text(con, monkeypatch) -> None:
@@ -310,7 +316,7 @@ def test_members_and_differences_escape_exported_text(con, monkeypatch) -> None:
     html = clusters.members_html(b, "B-1")
     assert "<caption>Cluster B-1: 3 defect(s)</caption>" in html
     assert EVIL_ESCAPED in html and EVIL not in html
-    diff_html = fragments.html_table(clusters.differences_frame(clusters.field_differences(b)))
+    diff_html = clusters.differences_html(clusters.field_differences(b))
     assert f"query × 2 (B-1, B-3) · {EVIL_ESCAPED} × 1 (B-2)" in diff_html
     a = clusters.members_html(clusters.cluster_members(con, "A-1"), "A-1")
     assert f"<td>{JS_TITLE}</td>" in a and "href" not in a  # a javascript: title is text, never a link
@@ -323,9 +329,19 @@ def test_members_and_differences_escape_exported_text(con, monkeypatch) -> None:
     )
 
 
-def test_shared_fields_note_when_every_field_differs() -> None:
-    diff = pd.DataFrame({"field": ["Service"], "differs": [True], "values": [[("a", ["X"]), ("b", ["Y"])]]})
-    assert clusters.shared_fields_note(diff) == '<p class="note">No field has the same value in every member.</p>'
+def test_differences_when_all_differ_none_differ_or_there_are_no_members(con, empty_con) -> None:
+    diff = pd.DataFrame(
+        {"field": ["Service"], "distinct": [2], "differs": [True], "values": [[("a", ["X"]), ("b", ["Y"])]]}
+    )
+    assert clusters.differences_html(diff).endswith(
+        '</table><p class="note">No field has the same value in every member.</p>'
+    )
+    alone = clusters.differences_html(clusters.field_differences(clusters.cluster_members(con, "S-1")))
+    assert alone.startswith('<p class="empty">Every compared field has one value in this cluster.</p>')
+    assert "Same in every member: Service payments · Component api" in alone
+    nothing = clusters.field_differences(clusters.cluster_members(empty_con, None))
+    assert nothing["distinct"].tolist() == [0] * len(clusters.COMPARED_FIELDS)
+    assert clusters.differences_html(nothing) == ""
 
 
 def test_similar_defects_with_titles_and_clusters(con) -> None:

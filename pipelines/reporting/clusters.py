@@ -48,7 +48,7 @@ MEMBER_ROWS = 100
 IDS_PER_VALUE = 5
 
 NO_CLUSTERS = "No cluster of two or more defects."
-NONE = "(none)"
+MISSING_VALUE = "(none)"
 
 #: The fields compared between a cluster's members: (column of fct_defects, label).
 COMPARED_FIELDS: tuple[tuple[str, str], ...] = (
@@ -101,6 +101,11 @@ class Selection:
     cluster: str | None
     defect: str | None
     weeks: int
+
+    @property
+    def cluster_label(self) -> str:
+        """The cluster as a chart names it."""
+        return "no cluster" if self.cluster is None else f"cluster {self.cluster}"
 
     @property
     def subtitle(self) -> str:
@@ -201,13 +206,15 @@ def overview(con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS) -> Overv
     pair once, whichever side ranks it)."""
     summary = cluster_summary(con, weeks)
     largest = _by_size(summary).head(1)
-    recurrences, pairs = con.execute(
+    row = con.execute(
         """
         select (select count(*) from marts.defect_clusters where is_recurrence),
                (select count(distinct (least(defect_id, candidate_id), greatest(defect_id, candidate_id)))
                 from marts.duplicate_candidates where above_threshold)
         """
-    ).fetchone() or (0, 0)
+    ).fetchone()
+    assert row is not None  # a select without from always returns one row
+    recurrences, pairs = row
     return Overview(
         clusters=len(summary),
         similarity_clusters=int(summary["cluster_method"].str.contains("similarity").sum()),
@@ -307,28 +314,25 @@ _DEFECT_COLUMNS = """
 def cluster_members(con: duckdb.DuckDBPyConnection, cluster_id: str | None) -> pd.DataFrame:
     """The defects of one cluster, oldest first, with the fields ``COMPARED_FIELDS`` names,
     its recurrence flags, title, dates and priority score."""
+    return _defects(con, "c.cluster_id", cluster_id)
+
+
+def defect_details(con: duckdb.DuckDBPyConnection, defect_id: str | None) -> pd.DataFrame:
+    """One defect (no row when unknown) with the columns of ``cluster_members``."""
+    return _defects(con, "d.defect_id", defect_id)
+
+
+def _defects(con: duckdb.DuckDBPyConnection, key: str, value: str | None) -> pd.DataFrame:
+    """The defects whose ``key`` (a column name of this module, never input) equals ``value``."""
     return con.execute(
         f"""
         select {_DEFECT_COLUMNS}
         from marts.defect_clusters as c
         inner join marts.fct_defects as d on d.defect_id = c.defect_id
-        where c.cluster_id = ?
+        where {key} = ?
         order by d.created_at, d.defect_id
         """,
-        [cluster_id],
-    ).df()
-
-
-def defect_details(con: duckdb.DuckDBPyConnection, defect_id: str | None) -> pd.DataFrame:
-    """One defect (no row when unknown) with the columns of ``cluster_members``."""
-    return con.execute(
-        f"""
-        select {_DEFECT_COLUMNS}
-        from marts.fct_defects as d
-        inner join marts.defect_clusters as c on c.defect_id = d.defect_id
-        where d.defect_id = ?
-        """,
-        [defect_id],
+        [value],
     ).df()
 
 
@@ -344,7 +348,7 @@ def field_differences(members: pd.DataFrame) -> pd.DataFrame:
     for column, label in COMPARED_FIELDS:
         groups: dict[str, list[str]] = {}
         for value, defect_id in zip(members[column], members["defect_id"], strict=True):
-            groups.setdefault(NONE if is_missing(value) else str(value), []).append(str(defect_id))
+            groups.setdefault(MISSING_VALUE if is_missing(value) else str(value), []).append(str(defect_id))
         values = sorted(groups.items(), key=lambda item: (-len(item[1]), natural_key(item[0])))
         rows.append(
             {"field": label, "column": column, "distinct": len(values), "differs": len(values) > 1, "values": values}
@@ -468,7 +472,7 @@ def overview_cards(ov: Overview, weeks: int) -> str:
             Card(
                 "Largest cluster",
                 fmt_count(ov.largest),
-                f"defects in {ov.largest_id}" if ov.largest_id else "no defect yet",
+                f"defects in {ov.largest_id}" if ov.largest_id else "no cluster of two or more defects",
             ),
             Card("Recurrences", fmt_count(ov.recurrences), "reports of a problem already fixed"),
             Card("New in clusters", fmt_count(ov.recent), f"defects created in the {weeks} weeks before the as-of"),
@@ -526,6 +530,18 @@ def members_html(members: pd.DataFrame, cluster: str | None) -> str:
     )
 
 
+def differences_html(differences: pd.DataFrame) -> str:
+    """The fields whose values differ between the members, with which members have each value,
+    then one line with the fields every member shares; nothing for a cluster without members."""
+    if not differences["distinct"].any():
+        return ""
+    return html_table(
+        differences_frame(differences),
+        caption="Where the members differ",
+        empty="Every compared field has one value in this cluster.",
+    ) + _shared_fields_note(differences)
+
+
 def differences_frame(differences: pd.DataFrame) -> pd.DataFrame:
     """Display frame of the fields whose values differ between the members."""
     differ = differences[differences["differs"]]
@@ -538,9 +554,8 @@ def differences_frame(differences: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def shared_fields_note(differences: pd.DataFrame) -> str:
-    """One line with the fields every member has the same value of."""
-    same = differences[~differences["differs"]]
+def _shared_fields_note(differences: pd.DataFrame) -> str:
+    same = differences[differences["distinct"] == 1]
     if same.empty:
         return '<p class="note">No field has the same value in every member.</p>'
     items = " · ".join(f"{field} {values[0][0]}" for field, values in zip(same["field"], same["values"], strict=True))

@@ -15,7 +15,7 @@ This module is the interface notebooks (``from pipelines import reporting as rp`
 the CLI and the Dagster asset import from.
 """
 
-from pipelines.reporting import executive, post_release, postmortem
+from pipelines.reporting import clusters, executive, post_release, postmortem
 from pipelines.reporting.catalog import Report, ReportParameterError
 from pipelines.reporting.charts import (
     aging_chart,
@@ -56,7 +56,7 @@ from pipelines.reporting.queries import (
 from pipelines.reporting.render import IndexEntry, ReportRenderError, render_notebook, render_report, write_index
 
 #: Every report ``defectflow report`` renders, in the order the index page lists them.
-REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem.REPORT)
+REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem.REPORT, clusters.REPORT)
 
 __all__ = [
     "REPORTS",
@@ -71,6 +71,7 @@ __all__ = [
     "appendix_heading",
     "build_info",
     "cards_html",
+    "clusters",
     "clusters_table",
     "compliance_table",
     "cumulative_flow_chart",

@@ -29,7 +29,7 @@ import plotly.graph_objects as go
 from pipelines.reporting.catalog import Parameter, Report, ReportParameterError, check_as_of, suggest
 from pipelines.reporting.charts import CHART_TEMPLATE, annotate_empty, plot_text
 from pipelines.reporting.formatting import NOT_AVAILABLE, fmt_count, fmt_date, fmt_flag, is_missing
-from pipelines.reporting.fragments import Card, _shorten, cards_html, esc, html_table
+from pipelines.reporting.fragments import Card, cards_html, esc, html_table, shorten
 from pipelines.reporting.queries import natural_key
 from pipelines.warehouse import DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV
 
@@ -508,7 +508,7 @@ def members_html(members: pd.DataFrame, cluster: str | None) -> str:
         {
             "Defect": shown["defect_id"],
             "Created": shown["created_at"].map(fmt_date),
-            "Title": shown["title"].map(lambda v: _shorten(v, 60)),
+            "Title": shown["title"].map(lambda v: shorten(v, 60)),
             "Service": shown["service"],
             "Environment": shown["environment"],
             "Severity": shown["severity"],
@@ -581,7 +581,7 @@ def similar_frame(similar: pd.DataFrame) -> pd.DataFrame:
         {
             "Rank": similar["rank"].map(fmt_count),
             "Candidate": similar["candidate_id"],
-            "Title": similar["title"].map(lambda v: _shorten(v, 60)),
+            "Title": similar["title"].map(lambda v: shorten(v, 60)),
             "Service": similar["service"],
             "Status": similar["status"],
             "Score": similar["score"].map(lambda v: NOT_AVAILABLE if is_missing(v) else f"{v:.3f}"),
@@ -642,7 +642,7 @@ def _fmt_values(values: list[tuple[str, list[str]]]) -> str:
 
 
 def _titled(defect_id: Any, title: Any) -> str:
-    return f"{defect_id} {_shorten(title, 40)}"
+    return f"{defect_id} {shorten(title, 40)}"
 
 
 # ---------------------------------------------------------------- parameters

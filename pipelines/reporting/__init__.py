@@ -49,7 +49,6 @@ from pipelines.reporting.queries import (
     build_info,
     detection_resolution,
     open_warehouse,
-    release_escape_rates,
     service_escape_rates,
     unattributed_counts,
 )
@@ -86,7 +85,6 @@ __all__ = [
     "panel",
     "rca_short_list",
     "rca_table",
-    "release_escape_rates",
     "render_notebook",
     "render_report",
     "report_header",

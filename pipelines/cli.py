@@ -433,7 +433,7 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")
-    report.add_argument("name", help="which report: executive, post_release, postmortem")
+    report.add_argument("name", help="which report: executive, post_release, postmortem, clusters")
     report.add_argument("--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)")
     warehouse_and_reports(report)
     report.set_defaults(func=cmd_report)

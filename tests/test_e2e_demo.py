@@ -83,7 +83,7 @@ def demo(tmp_path_factory) -> Demo:
     return Demo(proc.stdout, work / "w.duckdb", reports, sample)
 
 
-def test_demo_writes_index_briefing_post_release_and_postmortem(demo: Demo) -> None:
+def test_demo_writes_index_briefing_post_release_postmortem_and_clusters(demo: Demo) -> None:
     names = [p.name for p in demo.reports]
     # the sample's as-of is 2026-06-30: one folder per as-of date
     assert {p.parent.name for p in demo.reports} == {"2026-06-30"}
@@ -103,6 +103,7 @@ def test_demo_writes_index_briefing_post_release_and_postmortem(demo: Demo) -> N
         f"post_release_{s}_{r}.html" for s, r in recent
     )
     assert sum(n.startswith("postmortem_") for n in names) == 1
+    assert "clusters.html" in names
     index = demo.reports[0].read_text(encoding="utf-8")
     for path in demo.reports[1:]:
         assert f'href="{path.name}"' in index

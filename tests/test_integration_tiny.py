@@ -121,9 +121,15 @@ def test_same_exports_same_as_of_identical_tables(tiny_build, tmp_path):
         assert query(tiny_build, sql) == query(again, sql), table
 
 
-def test_report_rendered_with_charts(tiny_build):
-    assert [p.name for p in tiny_build.reports] == ["executive_briefing.html"]
-    html = tiny_build.reports[0].read_text(encoding="utf-8")
+def test_reports_rendered_with_charts(tiny_build):
+    # No release reached production in the week before the as-of: no post-release report, and
+    # the index says so; pay 1.1 is the only recent release with an escape: its post-mortem.
+    assert [p.name for p in tiny_build.reports] == [
+        "index.html", "executive_briefing.html", "postmortem_pay_1.1.html", "clusters.html"
+    ]
+    index = tiny_build.reports[0].read_text(encoding="utf-8")
+    assert "No release was first deployed to production in the 7 days before the as-of." in index
+    html = tiny_build.reports[1].read_text(encoding="utf-8")
     assert "Plotly.newPlot" in html
     assert "75.0%" in html  # overall escape rate, computed by hand above
 

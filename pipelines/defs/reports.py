@@ -45,9 +45,10 @@ INDEX_KEY = dg.AssetKey(["reports", "index"])
         _spec("executive"),
         _spec("post_release"),
         _spec("postmortem"),
+        _spec("clusters"),
         dg.AssetSpec(
             key=INDEX_KEY,
-            deps=[["reports", _BY_NAME[n].notebook] for n in ("executive", "post_release", "postmortem")],
+            deps=[["reports", report.notebook] for report in REPORTS],
             group_name="reports",
             kinds={"html"},
             description="The page linking every report of the build",
@@ -57,7 +58,8 @@ INDEX_KEY = dg.AssetKey(["reports", "index"])
 )
 def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.MaterializeResult]:
     """The briefing; a post-release report per release first in production in the last
-    week; a post-mortem for the worst recent release; the index page of them all."""
+    week; a post-mortem for the worst recent release; the cluster explorer; the index page of
+    them all."""
     with open_warehouse(warehouse.file, required=()) as con:
         recent = post_release.recent_releases(con, POST_RELEASE_DAYS)
         worst = postmortem.worst_recent_release(con, POSTMORTEM_DAYS)
@@ -81,6 +83,7 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
     )
     yield rendered("postmortem", render("postmortem", {"service": worst[0], "release": worst[1]},
                                         f"{worst[0]} {worst[1]}") if worst else [])
+    yield rendered("clusters", render("clusters", {}, "engineers: the largest cluster and its top defect"))
 
     notes = []
     if not recent:
@@ -90,7 +93,7 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
     intro = (
         f"The weekly briefing; a post-release report for every release first deployed to production in the "
         f"{POST_RELEASE_DAYS} days before the as-of; the post-mortem gap analysis of the worst release first in "
-        f"production in the {POSTMORTEM_DAYS} days before it. All open offline."
+        f"production in the {POSTMORTEM_DAYS} days before it; the cluster explorer. All open offline."
     )
     index = write_index(entries, intro, notes)
     log.info("  index  %s", index)

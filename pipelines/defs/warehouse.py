@@ -83,9 +83,10 @@ class Warehouse(dg.ConfigurableResource):
 
 def run_succeeded(context: dg.InitResourceContext) -> bool:
     """No step of this run failed (a failed blocking check is a failed step) and nobody stopped it."""
-    instance, run_id = context.instance, context.run_id
-    if instance is None or run_id is None:  # built outside a run (build_resources in a test)
+    instance, current = context.instance, context.run
+    if instance is None or current is None:  # built outside a run (build_resources in a test)
         return True
+    run_id = current.run_id
     run = instance.get_run_by_id(run_id)
     if run is not None and run.status in _STOPPED:
         return False

@@ -15,7 +15,7 @@ This module is the interface notebooks (``from pipelines import reporting as rp`
 the CLI and the Dagster asset import from.
 """
 
-from pipelines.reporting import executive, post_release, postmortem
+from pipelines.reporting import clusters, executive, post_release, postmortem
 from pipelines.reporting.catalog import Report, ReportParameterError
 from pipelines.reporting.charts import (
     aging_chart,
@@ -49,14 +49,13 @@ from pipelines.reporting.queries import (
     build_info,
     detection_resolution,
     open_warehouse,
-    release_escape_rates,
     service_escape_rates,
     unattributed_counts,
 )
 from pipelines.reporting.render import IndexEntry, ReportRenderError, render_notebook, render_report, write_index
 
 #: Every report ``defectflow report`` renders, in the order the index page lists them.
-REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem.REPORT)
+REPORTS: tuple[Report, ...] = (executive.REPORT, post_release.REPORT, postmortem.REPORT, clusters.REPORT)
 
 __all__ = [
     "REPORTS",
@@ -71,6 +70,7 @@ __all__ = [
     "appendix_heading",
     "build_info",
     "cards_html",
+    "clusters",
     "clusters_table",
     "compliance_table",
     "cumulative_flow_chart",
@@ -85,7 +85,6 @@ __all__ = [
     "panel",
     "rca_short_list",
     "rca_table",
-    "release_escape_rates",
     "render_notebook",
     "render_report",
     "report_header",

@@ -1,7 +1,7 @@
 """The weekly executive briefing: its parameters, periods and the figures of its one page.
 
 The layout is ``notebooks/executive_briefing.ipynb``; the definitions behind
-each figure are in docs/metrics.md, "Executive briefing". Every figure here
+each figure are in docs/reports/executive.md. Every figure here
 filters and sums rows of the marts (a rate is recomputed from summed counts,
 as the marts' roll-ups are); none redefines a metric.
 

@@ -314,7 +314,7 @@ def clusters_table(clusters: pd.DataFrame) -> pd.DataFrame:
             "Recur.": clusters["recurrences"].map(fmt_count),
             "Priority": clusters["priority_score"].map(lambda v: NOT_AVAILABLE if is_missing(v) else f"{v:.0f}"),
             "Services": clusters["services"],
-            "Top open defect": clusters["top_title"].map(lambda v: _shorten(v, 44)),
+            "Top open defect": clusters["top_title"].map(lambda v: shorten(v, 44)),
         }
     )
 
@@ -347,6 +347,6 @@ def rca_short_list(rca: pd.DataFrame, limit: int, appendix_anchor: str) -> str:
     )
 
 
-def _shorten(value: Any, width: int) -> str:
+def shorten(value: Any, width: int) -> str:
     text = "" if is_missing(value) else " ".join(str(value).split())
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"

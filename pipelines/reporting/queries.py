@@ -118,17 +118,6 @@ def escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return df
 
 
-def release_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Per-(service, release) escape rates in release order; releases the order cannot
-    place (never planned, never in production) last, in natural version order."""
-    rel = escape_rates(con)
-    rel = rel[rel["kind"] == "release"].copy()
-    rel["_version"] = rel["release"].map(natural_key)
-    return (
-        rel.sort_values(["release_order_at", "_version", "service"], na_position="last", kind="stable")
-        .drop(columns="_version")
-        .reset_index(drop=True)
-    )
 
 
 def service_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

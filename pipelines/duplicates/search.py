@@ -37,7 +37,7 @@ class Neighbours:
 
 
 def searched_terms(vectors: sp.csr_matrix, budget: float) -> np.ndarray:
-    """Columns to search: the rarest first while the sum of df^2 stays within budget; a term of one row pairs nothing."""
+    """Columns to search: the rarest first while the sum of df^2 fits the budget (a one-row term pairs nothing)."""
     df = np.bincount(vectors.indices, minlength=vectors.shape[1]).astype(np.float64)
     order = np.argsort(df, kind="stable")
     within = np.cumsum(df[order] ** 2) <= budget

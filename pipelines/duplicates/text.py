@@ -7,7 +7,6 @@ where a Python tokenizer takes minutes); scikit-learn weights the term counts.
 from __future__ import annotations
 
 import duckdb
-import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfTransformer
 
@@ -48,7 +47,10 @@ tokens as (
 parts as (
     select doc, lower(token) as term, weight from tokens
     union all
-    select doc, lower(unnest(string_split_regex(regexp_replace(token, '([a-z0-9])([A-Z])|_', '\1 \2', 'g'), ' '))), weight
+    select
+        doc,
+        lower(unnest(string_split_regex(regexp_replace(token, '([a-z0-9])([A-Z])|_', '\1 \2', 'g'), ' '))),
+        weight
     from tokens
     where regexp_matches(token, '[a-z0-9][A-Z]|._.')
 ),

@@ -1,9 +1,10 @@
 {{ config(meta={"dagster": {"ref": {"name": "defect_clusters"}}}) }}
 -- defect_clusters is consistent with itself (docs/metrics.md "Duplicates,
 -- clusters, recurrence"): cluster_size is the number of rows of the cluster,
--- cluster_id is its smallest defect_id, and recurrence_of is another defect
--- of the same cluster resolved `fixed` at or before the as-of, strictly
--- before the recurrence was created. Returns one row per failure.
+-- cluster_id is its earliest member (created_at, then defect_id), and
+-- recurrence_of is another defect of the same cluster resolved `fixed` at or
+-- before the as-of, strictly before the recurrence was created. Returns one
+-- row per failure.
 with clusters as (
     select * from {{ ref('defect_clusters') }}
 ),
@@ -21,7 +22,7 @@ cluster_counts as (
     select
         cluster_id,
         count(*) as n_members,
-        min(defect_id) as smallest_member,
+        arg_min(defect_id, (created_at, defect_id)) as earliest_member,
         min(cluster_size) as min_size,
         max(cluster_size) as max_size,
     from clusters
@@ -31,7 +32,7 @@ cluster_counts as (
 bad_clusters as (
     select 'cluster size or id' as check_name, cluster_id as defect_id,
     from cluster_counts
-    where n_members <> min_size or n_members <> max_size or smallest_member <> cluster_id
+    where n_members <> min_size or n_members <> max_size or earliest_member <> cluster_id
 ),
 
 bad_recurrences as (

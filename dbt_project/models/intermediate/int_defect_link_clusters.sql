@@ -1,154 +1,31 @@
 {{ config(materialized="table") }}
 -- Defect clusters and recurrence (docs/metrics.md "Duplicates, clusters,
--- recurrence"): explicit duplicate links plus candidate pairs scoring at or
--- above policy.duplicate_threshold, connected. Every defect known at the
--- as-of takes part, duplicates included; a link to a defect that is not known
--- at the as-of is ignored.
+-- recurrence"): the clusters of int_defect_cluster_components (explicit
+-- duplicate links plus candidate pairs scoring at or above
+-- policy.duplicate_threshold, connected) and, per defect, the earlier fix of
+-- its cluster it recurs. Every defect known at the as-of takes part,
+-- duplicates included.
 with defects as (
     select
         defect_id,
         created_at,
         resolution,
-        resolved_at_as_of,
-        duplicate_of
+        resolved_at_as_of
     from {{ ref('int_defects') }}
 ),
 
-links as (
-    select
-        defect_id,
-        linked_defect_id,
-        link_type
-    from {{ ref('stg_exports__defect_links') }}
-),
-
-similar_pairs as (
-    select
-        defect_id,
-        candidate_id
-    from {{ ref('int_defect_candidate_pairs') }}
-    where above_threshold
-),
-
--- Both sources name the same fact in either direction ("A duplicates B",
--- "B is duplicated by A", duplicate_of; duplicate-pair files have no
--- consistent direction), so the edges are undirected. Only duplicate-type
--- links join a cluster ("relates to", "blocks", ... do not).
-directed_edges as (
-    select
-        defect_id as from_id,
-        duplicate_of as to_id
-    from defects
-    where duplicate_of is not null
-    union all
-    select
-        defect_id,
-        linked_defect_id
-    from links
-    where link_type like '%duplicate%'
-),
-
-known_edges as (
-    select
-        e.from_id,
-        e.to_id,
-        'explicit_link' as edge_kind
-    from directed_edges as e
-    inner join defects as f on e.from_id = f.defect_id
-    inner join defects as t on e.to_id = t.defect_id
-    where e.from_id <> e.to_id
-    union all
-    select
-        defect_id,
-        candidate_id,
-        'similarity'
-    from similar_pairs
-),
-
--- read by the recursive CTE, which sqlfluff cannot parse
-edges as (  -- noqa: ST03
-    select
-        from_id,
-        to_id
-    from known_edges
-    union
-    select
-        to_id,
-        from_id
-    from known_edges
-),
-
--- Connected components by min-label propagation with hooking and
--- shortcutting (Shiloach-Vishkin style), so that long chains - a common
--- stack trace gives a chain of sorted-neighbourhood pairs thousands long -
--- take about log(size) rounds instead of one round per hop. Every linked
--- defect starts with the smallest id among itself and its neighbours. Each
--- round, for every edge u - v, v is offered u's label (propagation) and the
--- defect named by v's label is offered u's label (hooking one label tree onto
--- the other); every defect is also offered its label's label (shortcut). A
--- defect keeps the smallest offer when it beats its label. A label is always a
--- defect of the same component and only ever decreases, so when a round
--- changes nothing every edge joins equal labels and each component carries
--- its smallest defect_id. `using key` keeps one row (the latest label) per
--- defect; `recurring.labels` is that keyed table.
 components as (
-    with recursive labels (defect_id, cluster_id) using key (defect_id) as (
-        select from_id, least(from_id, min(to_id)),
-        from edges
-        group by from_id
-        union
-        select o.defect_id, min(o.label),
-        from (
-            select e.to_id as defect_id, u.cluster_id as label,
-            from edges as e
-            inner join recurring.labels as u on e.from_id = u.defect_id
-            union all
-            select v.cluster_id, u.cluster_id,
-            from edges as e
-            inner join recurring.labels as u on e.from_id = u.defect_id
-            inner join recurring.labels as v on e.to_id = v.defect_id
-            where u.cluster_id < v.cluster_id
-            union all
-            select d.defect_id, l.cluster_id,
-            from recurring.labels as d
-            inner join recurring.labels as l on d.cluster_id = l.defect_id
-            where l.cluster_id < d.cluster_id
-        ) as o
-        inner join recurring.labels as own on o.defect_id = own.defect_id
-        group by o.defect_id
-        having min(o.label) < min(own.cluster_id)
-    )
-    select * from labels
-),
-
--- How a cluster was formed: the kinds of edge inside it.
-cluster_methods as (
-    select
-        c.cluster_id,
-        case
-            when bool_or(e.edge_kind = 'explicit_link') and bool_or(e.edge_kind = 'similarity')
-                then 'explicit_link+similarity'
-            when bool_or(e.edge_kind = 'explicit_link') then 'explicit_link'
-            else 'similarity'
-        end as cluster_method
-    from known_edges as e
-    inner join components as c on e.from_id = c.defect_id
-    group by c.cluster_id
-),
-
-clustered as (
-    select
-        d.*,
-        coalesce(c.cluster_id, d.defect_id) as cluster_id
-    from defects as d
-    left join components as c on d.defect_id = c.defect_id
+    select * from {{ ref('int_defect_cluster_components') }}
 ),
 
 sized as (
     select
-        *,
-        count(*) over (partition by cluster_id) as cluster_size
-    from clustered
+        d.*,
+        c.cluster_id,
+        c.cluster_size,
+        c.cluster_method
+    from defects as d
+    inner join components as c on d.defect_id = c.defect_id
 ),
 
 -- The latest earlier fix of the same cluster, in one ordered pass per
@@ -215,10 +92,9 @@ final as (
         cast(s.cluster_size as bigint) as cluster_size,
         e.fixed_defect_id is not null as is_recurrence,
         e.fixed_defect_id as recurrence_of,
-        case when s.cluster_size = 1 then 'singleton' else m.cluster_method end as cluster_method
+        s.cluster_method
     from sized as s
     left join earlier_fixes as e on s.defect_id = e.defect_id
-    left join cluster_methods as m on s.cluster_id = m.cluster_id
 )
 
 select * from final

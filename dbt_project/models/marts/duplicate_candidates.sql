@@ -1,8 +1,8 @@
 -- docs/metrics.md "Duplicates, clusters, recurrence": for every defect known at
 -- the as-of (duplicates included), its `candidates_per_defect` highest-scoring
--- other defects among the blocked, scored pairs of int_defect_candidate_pairs
--- (an approximate nearest-neighbour search: blocking, never all pairs). A
--- defect no block pairs with another has no rows.
+-- other defects among the scored pairs of int_defect_candidate_pairs (a sparse
+-- top-k search over all defects, never all pairs). A defect whose text and
+-- stack share nothing with any other has no rows.
 with settings as (
     select candidates_per_defect
     from {{ ref('stg_policy__settings') }}

@@ -128,8 +128,10 @@ def _frame(rows: dict[str, np.ndarray], pairs: dict[str, np.ndarray], threshold:
         pairs = {name: np.empty(0, np.int64) for name in ("left", "right", "stack", *score.ATTRIBUTES)}
         pairs |= {name: np.empty(0) for name in ("similarity", "typical", "relative", "days", "score")}
     equal = sum((pairs[name] > 0).astype(np.int8) for name in score.ATTRIBUTES)
-    frame = pd.DataFrame({"defect_id": pd.Series(ids[pairs.pop("left")], dtype=object)})
-    frame["candidate_id"] = pd.Series(ids[pairs.pop("right")], dtype=object)
+    # Typed as strings, not object: an empty object column reaches DuckDB as type NULL, and the
+    # dbt unit tests reading this model cannot cast their rows to it.
+    frame = pd.DataFrame({"defect_id": pd.Series(ids[pairs.pop("left")], dtype="string")})
+    frame["candidate_id"] = pd.Series(ids[pairs.pop("right")], dtype="string")
     frame["text_similarity"] = _decimals(pairs.pop("similarity"), 6)
     frame["text_typical"] = _decimals(pairs.pop("typical"), 6)
     frame["text_relative"] = _decimals(pairs.pop("relative"), 6)

@@ -24,7 +24,7 @@ DEFECT_COLUMNS = ("defect_id varchar, created_at timestamptz, title varchar, des
 def _scores(rows: list[tuple], per_defect: int = 10) -> pd.DataFrame:
     """pair_scores over an in-memory table of (defect_id, created_at, title[, description, fingerprint, ...])."""
     con = duckdb.connect()
-    con.execute(f"create table defects ({DEFECT_COLUMNS})")
+    con.execute("create table defects (" + DEFECT_COLUMNS + ")")  # a fixed column list of this module
     for row in rows:
         con.execute("insert into defects values (?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row) + [None] * (9 - len(row)))
     frame = pair_scores(con, con.table("defects"), per_defect, 0.75)
@@ -149,7 +149,7 @@ def _clusters(defects: list[tuple], links: list[tuple] = (), pairs: list[tuple] 
     con.execute("create table p (defect_id varchar, candidate_id varchar, above_threshold boolean)")
     for table, rows in (("d", defects), ("l", links), ("p", pairs)):
         for row in rows:
-            con.execute(f"insert into {table} values (?, ?, ?)", list(row))
+            con.table(table).insert(list(row))
     frame = cluster_components(con, con.table("d"), con.table("l"), con.table("p"))
     return {r.defect_id: (r.cluster_id, r.cluster_size, r.cluster_method) for r in frame.itertuples()}
 

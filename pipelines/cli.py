@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.policy import HEADLINE_ENVIRONMENTS, SHIPPED_POLICY, PolicyError, load_policy
+from pipelines import console, progress
+from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of
-from pipelines.warehouse import DBT_PROJECT_DIR, DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV, connect
+from pipelines.warehouse import (
+    DBT_PROJECT_DIR,
+    DEFAULT_WAREHOUSE,
+    PROJECT_ROOT,
+    WAREHOUSE_ENV,
+    building_path,
+    environment_variable,
+    warehouse_path,
+)
 
 log = logging.getLogger("defectflow")
 
 SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 2, 3
+DISPLAY = console.ProgressDisplay()
+LISTED_REPORTS = 12
 
 
 class BuildFailed(Exception):
@@ -34,7 +45,7 @@ class BuildResult:
 
 
 def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = console.DisplayHandler(DISPLAY)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -48,16 +59,37 @@ def _stage(number: int, total: int, text: str) -> None:
     log.info("[%d/%d] %s", number, total, text)
 
 
-def parse_dbt_project() -> None:
-    """Generate the dbt manifest the Dagster definitions are built from (never committed)."""
+def parse_dbt_project(warehouse: Path | None = None) -> None:
+    """Bring the dbt manifest the Dagster definitions are built from (never committed) up to date.
+
+    Skipped while the project's files and the build path are those of the last parse, which
+    it records beside the manifest. dbt parses as the build's own dbt runs will (the profile
+    pointing at the build copy), so their parse is a partial one too.
+    """
+    warehouse = warehouse or warehouse_path()
+    key = _parse_key(warehouse)
+    stamp = DBT_PROJECT_DIR / "target" / ".defectflow-parse"
+    if (DBT_PROJECT_DIR / "target" / "manifest.json").exists() and stamp.exists() and stamp.read_text() == key:
+        return
     from dbt.cli.main import dbtRunner
 
-
-    result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    )
+    with progress.stage("dbt parse"), environment_variable(WAREHOUSE_ENV, str(building_path(warehouse))):
+        result = dbtRunner().invoke(
+            ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        )
     if not result.success:
         raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+    stamp.write_text(key)
+
+
+def _parse_key(warehouse: Path) -> str:
+    """What a parse depends on: every file of the project dbt reads, and the build copy's path."""
+    digest = hashlib.sha256(str(building_path(warehouse)).encode())
+    for path in sorted(DBT_PROJECT_DIR.rglob("*")):
+        relative = path.relative_to(DBT_PROJECT_DIR)
+        if path.is_file() and relative.parts[0] not in ("target", "logs") and not relative.name.startswith("."):
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def run_build(
@@ -83,7 +115,7 @@ def run_build(
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
     _stage(1, 4, "parsing the dbt project")
-    parse_dbt_project()
+    parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")
     summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
     _stage(4, 4, f"done: {warehouse}")
@@ -131,6 +163,8 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         own_log.open("w", encoding="utf-8") as sink,
         contextlib.redirect_stdout(sink),
         dg.DagsterInstance.ephemeral() as instance,
+        DISPLAY,
+        progress.listening(DISPLAY),
     ):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     busy = None if result.success else _busy_message(result)
@@ -142,7 +176,8 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         raise BuildFailed(_failure_message(result, build_log))
 
     _stage(3, 4, "load summary")
-    summary = print_load_summary(warehouse)
+    lines, summary = console.load_summary(warehouse, verbose)
+    print("\n".join(lines))
     print_check_warnings(result.get_asset_check_evaluations())
     return summary, _rendered_reports(result)
 
@@ -213,85 +248,15 @@ def print_check_warnings(evaluations) -> None:
             print("  " + _describe_check(evaluation).replace("\n", "\n  "))
 
 
-def print_load_summary(warehouse: Path) -> dict[str, int]:
-    """Per file: format, rows loaded, quarantined, top reasons; then unmapped vocabulary."""
-    with connect(warehouse, read_only=True) as con:
-        files = con.execute(
-            "select source_file, coalesce(entity, '-'), format, status, rows_read, rows_loaded, "
-            "rows_quarantined, naive_timestamps, message from raw.load_report order by source_file"
-        ).fetchall()
-        reasons = con.execute(
-            "select source_file, reason, count(*) from raw.quarantine group by 1, 2 "
-            "order by 1, 3 desc, 2"
-        ).fetchall()
-        unmapped = con.execute(
-            "select entity, field, raw_value, rows, mapped_to from audit.unmapped_values order by 1, 2, 4 desc, 3"
-        ).fetchall()
-    top: dict[str, list[str]] = {}
-    for source, reason, count in reasons:
-        if len(top.setdefault(source, [])) < 3:
-            top[source].append(f"{count} x {reason}")
-    print("\nLoad summary")
-    print(f"  {'file':<36} {'format':<24} {'entity':<22} {'status':<8} {'read':>7} {'loaded':>7} {'quar.':>6} "
-          f"{'naive ts':>8}")
-    for source, entity, fmt, status, read, loaded, quarantined, naive, message in files:
-        print(f"  {Path(source).name:<36} {fmt:<24} {entity:<22} {status:<8} {read:>7} {loaded:>7} "
-              f"{quarantined:>6} {naive:>8}")
-        for line in top.get(source, []):
-            print(f"      quarantined: {line}")
-        if status == "rejected" or message:
-            print(f"      {'rejected: ' if status == 'rejected' else ''}{message}")
-    if unmapped:
-        print("  values the policy does not map (kept, mapped to the default):")
-        for entity, field, value, rows, mapped_to in unmapped:
-            print(f"      {entity}.{field} = {value!r}: {rows} rows -> {mapped_to}")
-    return {
-        "rejected": sum(1 for f in files if f[3] == "rejected"),
-        "quarantined": sum(f[6] for f in files),
-    }
-
-
-def print_headline(warehouse: Path) -> None:
-    """A short table of the numbers a quality lead looks at first (marts.headline_metrics)."""
-    with connect(warehouse, read_only=True) as con:
-        rates = con.execute(
-            """
-            select service,
-                max(n) filter (where metric = 'escape_rate'),
-                max(value) filter (where metric = 'escaped_defects'),
-                max(value) filter (where metric = 'escaped_incidents'),
-                max(value) filter (where metric = 'escape_rate'),
-            from marts.headline_metrics
-            where metric in ('escape_rate', 'escaped_defects', 'escaped_incidents')
-            group by service
-            order by service = 'ALL', service
-            """
-        ).fetchall()
-        times = con.execute(
-            """
-            select record_type, environment,
-                max(n) filter (where metric = 'mttd_hours'), max(value) filter (where metric = 'mttd_hours'),
-                max(n) filter (where metric = 'mttr_hours'), max(value) filter (where metric = 'mttr_hours'),
-            from marts.headline_metrics
-            where metric in ('mttd_hours', 'mttr_hours') and list_contains(?, environment)
-            group by record_type, environment
-            order by record_type, environment
-            """,
-            [list(HEADLINE_ENVIRONMENTS)],
-        ).fetchall()
-
-    def fmt(value, pattern: str) -> str:
-        return "n/a" if value is None else pattern.format(value)
-
-    print("\nEscape rate by service")
-    print(f"  {'service':<24} {'pre-release':>11} {'escaped':>8} {'incidents':>9} {'rate':>7}")
-    for service, records, escaped, incidents, rate in rates:
-        pre = records - escaped - incidents
-        print(f"  {service:<24} {pre:>11.0f} {escaped:>8.0f} {incidents:>9.0f} {fmt(rate, '{:.1%}'):>7}")
-    print("\nTime to detect / resolve (hours)")
-    print(f"  {'record':<9} {'environment':<12} {'n':>5} {'MTTD':>8} {'n':>5} {'MTTR':>8}")
-    for record, env, n_detect, mttd, n_resolve, mttr in times:
-        print(f"  {record:<9} {env:<12} {n_detect:>5} {fmt(mttd, '{:.1f}'):>8} {n_resolve:>5} {fmt(mttr, '{:.1f}'):>8}")
+def _print_result(result: BuildResult) -> None:
+    """The headline figures, the warehouse and the reports: the index page first, the rest
+    up to `LISTED_REPORTS` (the index links them all)."""
+    print("\n".join(console.headline(result.warehouse)))
+    print(f"\nWarehouse: {result.warehouse}")
+    for path in result.reports[:LISTED_REPORTS]:
+        print(f"Report: {path}")
+    if len(result.reports) > LISTED_REPORTS:
+        print(f"... and {len(result.reports) - LISTED_REPORTS} more reports, linked from {result.reports[0].name}")
 
 
 def _exit_code(result: BuildResult, strict: bool) -> int:
@@ -313,10 +278,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         as_of_text=args.as_of,
         git_repo=Path(args.git_repo) if args.git_repo else None,
     )
-    print_headline(result.warehouse)
-    print(f"\nWarehouse: {result.warehouse}")
-    for path in result.reports:
-        print(f"Report: {path}")
+    _print_result(result)
     return _exit_code(result, args.strict)
 
 
@@ -334,10 +296,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         policy=None,
         as_of_text=SAMPLE_AS_OF,
     )
-    print_headline(result.warehouse)
-    print(f"\nWarehouse: {result.warehouse}")
-    for path in result.reports:
-        print(f"Report: {path}")
+    _print_result(result)
     return EXIT_OK
 
 
@@ -392,6 +351,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def verbose(p: argparse.ArgumentParser) -> None:
+        # also after the command (`defectflow build --verbose`); SUPPRESS keeps a `-v` given before it
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="Dagster's log, and every file in the load summary")
+
     def warehouse_and_reports(p: argparse.ArgumentParser) -> None:
         p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
                        help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
@@ -403,6 +367,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "render the reports and print their paths.")
     demo.add_argument("--sample", default=str(SAMPLE_DIR), help="sample exports folder (default: data/sample/)")
     warehouse_and_reports(demo)
+    verbose(demo)
     demo.set_defaults(func=cmd_demo)
 
     build = sub.add_parser("build", help="the weekly build: ingest, models, checks, reports",
@@ -410,6 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--exports", default=str(DEFAULT_EXPORTS),
                        help="folder of export files (default: data/exports/)")
     warehouse_and_reports(build)
+    verbose(build)
     build.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "
                                        "(UTC when it has no offset); default: now")

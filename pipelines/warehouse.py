@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import progress
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "data" / "warehouse.duckdb"
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -21,6 +23,20 @@ WAREHOUSE_ENV = "DEFECTFLOW_WAREHOUSE"
 def warehouse_path() -> Path:
     """The warehouse file: `DEFECTFLOW_WAREHOUSE` when set (as dbt's profile reads it), else the default."""
     return Path(os.environ.get(WAREHOUSE_ENV) or DEFAULT_WAREHOUSE).resolve()
+
+
+@contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable for the length of the block, then put it back."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 @contextmanager
@@ -48,6 +64,13 @@ def _sidecars(path: Path) -> list[Path]:
     return [path, path.with_name(path.name + ".wal")]
 
 
+def building_path(warehouse: Path) -> Path:
+    """Where a build of `warehouse` writes its copy. The same name every build (the lock makes it
+    one build's at a time): dbt's profile holds the path, and dbt re-parses the whole project
+    whenever the profile changes."""
+    return warehouse.with_name(f".{warehouse.name}.building")
+
+
 class BuildCopy:
     """The copy a build writes: `path` while it runs, `publish()` swaps it in."""
 
@@ -56,11 +79,12 @@ class BuildCopy:
         self.path = path
 
     def publish(self) -> None:
-        with duckdb.connect(str(self.path)) as con:
-            con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
-        # an old WAL replayed against the new file would corrupt it
-        self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
-        os.replace(self.path, self.warehouse)
+        with progress.stage("warehouse swap"):
+            with duckdb.connect(str(self.path)) as con:
+                con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
+            # an old WAL replayed against the new file would corrupt it
+            self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
+            os.replace(self.path, self.warehouse)
 
 
 @contextmanager
@@ -90,12 +114,14 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
         lock.truncate()
         lock.write(f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
         lock.flush()
-        for leftover in warehouse.parent.glob(f".{warehouse.name}.building-*"):
+        # A killed build's copy (older releases named it after the pid) is stale: start afresh.
+        for leftover in warehouse.parent.glob(f".{warehouse.name}.building*"):
             leftover.unlink(missing_ok=True)
-        building = warehouse.with_name(f".{warehouse.name}.building-{os.getpid()}")
-        for source, target in zip(_sidecars(warehouse), _sidecars(building)):
-            if source.exists():
-                shutil.copyfile(source, target)
+        building = building_path(warehouse)
+        with progress.stage("warehouse copy"):
+            for source, target in zip(_sidecars(warehouse), _sidecars(building)):
+                if source.exists():
+                    shutil.copyfile(source, target)
         try:
             yield BuildCopy(warehouse, building)
         finally:

@@ -34,7 +34,7 @@ def test_a_successful_build_swaps_the_copy_in(tmp_path):
         assert _marker(warehouse) == "old"  # readers see the old one until the swap
         copy.publish()
     assert _marker(warehouse) == "new"
-    assert not list(tmp_path.glob(".w.duckdb.building-*"))
+    assert not list(tmp_path.glob(".w.duckdb.building*"))
 
 
 def test_a_failed_build_leaves_the_previous_warehouse(tmp_path):
@@ -44,7 +44,7 @@ def test_a_failed_build_leaves_the_previous_warehouse(tmp_path):
         _write_marker(copy.path, "half-built")
         raise RuntimeError("boom")
     assert _marker(warehouse) == "old"
-    assert not list(tmp_path.glob(".w.duckdb.building-*"))
+    assert not list(tmp_path.glob(".w.duckdb.building*"))
 
 
 def test_a_second_build_is_refused_with_a_clear_message(tmp_path):
@@ -88,7 +88,7 @@ def test_a_killed_build_leaves_the_warehouse_usable_and_the_next_build_completes
 
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob(".w.duckdb.building-*")) and time.monotonic() < deadline:
+    while not list(tmp_path.glob(".w.duckdb.building*")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(3)  # well inside the build: ingest or dbt is writing the copy
     os.killpg(proc.pid, signal.SIGKILL)
@@ -98,7 +98,7 @@ def test_a_killed_build_leaves_the_warehouse_usable_and_the_next_build_completes
         assert con.execute("select * from marts.release_escape_rate order by all").fetchall() == before
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
-    assert not list(tmp_path.glob(".w.duckdb.building-*"))  # the killed build's copy is cleaned up
+    assert not list(tmp_path.glob(".w.duckdb.building*"))  # the killed build's copy is cleaned up
     with connect(warehouse, read_only=True) as con:
         assert con.execute("select * from marts.release_escape_rate order by all").fetchall() == before
         # history survives rebuilds: the first build and the rerun, not the killed one
@@ -150,9 +150,9 @@ def test_a_ui_run_killed_half_way_leaves_the_warehouse_and_gate_answers_during_i
 
     proc = _dagster_run(_ui_env(warehouse, tmp_path), tmp_path / "run.log")
     deadline = time.monotonic() + 300
-    while not list(tmp_path.glob(".w.duckdb.building-*")) and time.monotonic() < deadline:
+    while not list(tmp_path.glob(".w.duckdb.building*")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert list(tmp_path.glob(".w.duckdb.building-*")), "the run never made its build copy"
+    assert list(tmp_path.glob(".w.duckdb.building*")), "the run never made its build copy"
     time.sleep(5)  # inside the run: the ingest or dbt is writing the copy
     during = _gate(warehouse)  # a reader during the run: the previous warehouse, unlocked
     assert proc.poll() is None, "the run ended before the test could look inside it"
@@ -179,11 +179,11 @@ def test_a_ui_run_publishes_on_success_and_a_failed_one_publishes_nothing(tmp_pa
     assert "attribution_window_hours" in (tmp_path / "failed.log").read_text()
     with connect(warehouse, read_only=True) as con:
         assert con.execute("select count(distinct built_at) from history.metric_snapshots").fetchall() == [(builds,)]
-    assert not list(tmp_path.glob(".w.duckdb.building-*"))
+    assert not list(tmp_path.glob(".w.duckdb.building*"))
 
     ok = _dagster_run(_ui_env(warehouse, tmp_path), tmp_path / "ok.log")
     assert ok.wait(timeout=600) == 0, (tmp_path / "ok.log").read_text()[-3000:]
     assert _escape_rates(warehouse) == before  # same exports, same as-of: same numbers
     with connect(warehouse, read_only=True) as con:  # the run's history rows arrived with the swap
         assert con.execute("select count(distinct built_at) from history.metric_snapshots").fetchall() == [(builds + 1,)]
-    assert not list(tmp_path.glob(".w.duckdb.building-*"))
+    assert not list(tmp_path.glob(".w.duckdb.building*"))

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 from plotly.offline import get_plotlyjs
 
-from pipelines.reporting import catalog, executive, fragments, queries, render
+from pipelines.reporting import catalog, charts, executive, fragments, queries, render
 from tests.test_reporting import EVIL, EVIL_ESCAPED, EVIL_RELEASE, _build_warehouse
 
 AS_OF = datetime(2024, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
@@ -200,6 +200,21 @@ def test_monthly_escape_rates_per_service_and_overall(con) -> None:
     }
     only = executive.monthly_escape_rates(con, [EVIL])
     assert set(only["service"]) == {EVIL, "ALL"} and only["found"].tolist() == [9, 9]
+
+
+def test_escape_trend_keeps_a_page_of_panels_for_the_services_with_most_defects() -> None:
+    # 12 services, one month each; svc-k found k defects: svc-4 .. svc-12 get the 9 panels.
+    names = [f"svc-{k}" for k in range(1, 13)]
+    monthly = pd.DataFrame({
+        "service": [*names, "ALL"], "month": [pd.Timestamp("2024-06-01")] * 13,
+        "releases": [1] * 12 + [12], "escaped": [0] * 13, "found": [*range(1, 13), 78],
+        "escape_rate": [0.0] * 13,
+    })
+    fig = charts.escape_trend_chart(monthly)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles[:9] == [f"svc-{k}" for k in range(4, 13)]
+    assert titles[9] == "The 9 services with the most defects found; 3 more are in the grey line only."
+    assert len(fig.data) == 18  # a reference and a service line per panel
 
 
 def test_top_clusters_by_open_priority(con) -> None:

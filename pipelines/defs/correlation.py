@@ -11,6 +11,7 @@ import dagster as dg
 import pandas as pd
 from scipy import stats
 
+from pipelines import progress
 from pipelines.defs.warehouse import Warehouse
 
 WEEKLY_SERIES = ["marts", "deploy_frequency_recurrence"]
@@ -77,7 +78,7 @@ def spearman_by_service(weeks: pd.DataFrame) -> pd.DataFrame:
 def deploy_recurrence_correlation(warehouse: Warehouse) -> dg.MaterializeResult:
     """Spearman rho and two-sided p-value of weekly production deployments vs recurrences,
     per service and 'ALL'; NULL when n_weeks < 8 or either side is constant."""
-    with warehouse.connect() as con:
+    with progress.stage("correlation"), warehouse.connect() as con:
         weeks = con.execute(_READ).df()
         correlation_rows = spearman_by_service(weeks)
         con.execute(_CREATE)

@@ -1,16 +1,19 @@
 """The dbt models as Dagster assets: one DbtProject, one translator, dbt tests as asset checks."""
 
 
+import contextlib
 import logging
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
+from pipelines import progress
 from pipelines.defs.quality import dbt_tests
 from pipelines.defs.warehouse import Warehouse
 from pipelines.warehouse import DBT_PROJECT_DIR
@@ -38,21 +41,68 @@ class Translator(DagsterDbtTranslator):
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
-    """`dbt build`: every model, then its tests (reported as asset checks, a failed one with its rows)."""
-    with warehouse.dbt_environment():
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    """`dbt run`, then `dbt test`: the data tests, reported as asset checks (a failed one with its rows).
+
+    The dbt unit tests check the models' logic, which a user's data cannot change: they run in
+    CI (tests/test_dbt_unit_tests.py), not in every build. Two invocations rather than `dbt build`
+    so each stage's cost is its own (benchmarks/run.py); a failed test still fails the build,
+    and the warehouse copy is then not published.
+    """
+    with warehouse.dbt_environment(), _removed_afterwards() as invocations:
+        with progress.stage("dbt models"):
+            models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
+            yield from _events(models, "models", [])
+        if (error := models.get_error()) is not None:
+            raise error
         failed: list[dg.AssetCheckResult] = []
-        for event in invocation.stream():
-            if isinstance(event, dg.Output):
-                log.info("  built %s", event.output_name.replace("__", ".", 1))
-            elif isinstance(event, dg.AssetCheckResult) and not event.passed:
-                log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
-                failed.append(event)  # its rows can be read only once dbt has released the warehouse
-                continue
+        with progress.stage("dbt tests"):
+            tests = invocations(dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False))
+            yield from _events(tests, "tests", failed)
+        yield from dbt_tests.with_offending_rows(tests, failed, warehouse.file)
+        if (error := dbt_tests.unreported_error(tests, failed)) is not None:
+            raise error
+
+
+@contextlib.contextmanager
+def _removed_afterwards() -> Iterator[Callable[[DbtCliInvocation], DbtCliInvocation]]:
+    """dagster-dbt gives every invocation a target folder of its own inside the installed project
+    (compiled SQL, artifacts: tens of MB at scale); they are read only during the step, so
+    they go when it ends instead of piling up build after build."""
+    seen: list[DbtCliInvocation] = []
+
+    def keep(invocation: DbtCliInvocation) -> DbtCliInvocation:
+        seen.append(invocation)
+        return invocation
+
+    try:
+        yield keep
+    finally:
+        for invocation in seen:
+            shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+#: What a build tests: every data test, no unit test.
+TEST_ARGS = ("--exclude-resource-type", "unit_test")
+
+
+def _events(invocation: DbtCliInvocation, task: str, failed: list[dg.AssetCheckResult]) -> Iterator[Any]:
+    """dbt's events as Dagster's, counting progress; a failed test's check is held back in
+    `failed`: its rows can be read only once dbt has released the warehouse."""
+    total = sum(1 for node in invocation.manifest["nodes"].values() if _counted(node, task))
+    done = 0
+    for event in invocation.stream():
+        if isinstance(event, dg.AssetCheckResult) and not event.passed:
+            log.warning("  test failed: %s on %s", event.check_name, event.asset_key.to_user_string())
+            failed.append(event)
+        else:
             yield event
-    yield from dbt_tests.with_offending_rows(invocation, failed, warehouse.file)
-    if (error := dbt_tests.unreported_error(invocation, failed)) is not None:
-        raise error
+        if isinstance(event, dg.Output | dg.AssetCheckResult | dg.AssetObservation):
+            done += 1
+            progress.advance(f"dbt {task}", min(done, total), total)
+
+
+def _counted(node: Mapping[str, Any], task: str) -> bool:
+    return node["resource_type"] == ("model" if task == "models" else "test")
 
 
 def _dbt_executable() -> str:

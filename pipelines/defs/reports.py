@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.defs.warehouse import Warehouse
 from pipelines.reporting import REPORTS, IndexEntry, post_release, postmortem, render_report, write_index
 from pipelines.reporting.queries import open_warehouse
@@ -65,12 +66,16 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
         worst = postmortem.worst_recent_release(con, POSTMORTEM_DAYS)
 
     entries: list[IndexEntry] = []
+    total = 2 + len(recent) + bool(worst)  # the briefing, the post-release reports, the post-mortem, clusters
+    progress.advance("reports", 0, total)
 
     def render(name: str, params: dict[str, str], subject: str) -> list[str]:
         report = _BY_NAME[name]
-        path = render_report(report, params, warehouse.file, build.reports())
-        log.info("  report %s", path)
+        with progress.stage(f"report {name}"):
+            path = render_report(report, params, warehouse.file, build.reports())
+        log.debug("  report %s", path)
         entries.append(IndexEntry(report.title, subject, path))
+        progress.advance("reports", len(entries), total)
         return [str(path)]
 
     def rendered(name: str, paths: list[str]) -> dg.MaterializeResult:
@@ -96,7 +101,7 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
         f"production in the {POSTMORTEM_DAYS} days before it; the cluster explorer. All open offline."
     )
     index = write_index(entries, intro, notes)
-    log.info("  index  %s", index)
+    log.debug("  index  %s", index)
     yield dg.MaterializeResult(
         asset_key=INDEX_KEY,
         metadata={

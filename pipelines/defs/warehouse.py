@@ -12,7 +12,6 @@ reports, notebooks) keep reading it during the run (docs/architecture.md,
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
-from pipelines.warehouse import WAREHOUSE_ENV, BuildCopy, build_copy, connect, warehouse_path
+from pipelines.warehouse import WAREHOUSE_ENV, BuildCopy, build_copy, connect, environment_variable, warehouse_path
 
 # A run that reached one of these was stopped from outside: its copy is not published.
 _STOPPED = {dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE}
@@ -48,19 +47,10 @@ class Warehouse(dg.ConfigurableResource):
         with connect(self.file, read_only=read_only) as con:
             yield con
 
-    @contextlib.contextmanager
-    def dbt_environment(self) -> Iterator[None]:
+    def dbt_environment(self) -> contextlib.AbstractContextManager[None]:
         """dbt's profile reads the warehouse path from DEFECTFLOW_WAREHOUSE: point it at the copy
-        while dbt runs, and put the variable back afterwards."""
-        previous = os.environ.get(WAREHOUSE_ENV)
-        os.environ[WAREHOUSE_ENV] = str(self.file)
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop(WAREHOUSE_ENV, None)
-            else:
-                os.environ[WAREHOUSE_ENV] = previous
+        while dbt runs."""
+        return environment_variable(WAREHOUSE_ENV, str(self.file))
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[Warehouse]:

@@ -104,13 +104,18 @@ def annotate_empty(fig: go.Figure, message: str) -> None:
 
 
 
-def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
+def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3, max_panels: int = 9) -> go.Figure:
     """Small multiples: one panel per service, its monthly escape rate over the same months,
     with all chosen services' rate as a grey reference line in each panel.
 
+    A page holds `max_panels` panels: with more services, the ones with the most defects
+    found get a panel and a note counts the rest (the reference line still covers them all).
     Takes the frame from ``executive.monthly_escape_rates``.
     """
-    services = sorted((s for s in monthly["service"].unique() if s != "ALL"), key=natural_key)
+    per_service = monthly[monthly["service"] != "ALL"].groupby("service")["found"].sum()
+    ranked = sorted(per_service.index, key=lambda s: (-per_service[s], natural_key(s)))
+    services = sorted(ranked[:max_panels], key=natural_key)
+    hidden = len(ranked) - len(services)
     rows = max(1, -(-len(services) // columns))
     fig = make_subplots(
         rows=rows,
@@ -161,6 +166,12 @@ def escape_trend_chart(monthly: pd.DataFrame, columns: int = 3) -> go.Figure:
     fig.update_annotations(font_size=12)
     if not services:
         annotate_empty(fig, "No release has reached production yet.")
+    if hidden:
+        fig.add_annotation(
+            text=plot_text(f"The {len(services)} services with the most defects found; {hidden} more are in "
+                           "the grey line only."),
+            showarrow=False, xref="paper", yref="paper", x=1, y=-0.2, xanchor="right", font={"size": 11},
+        )
     return fig
 
 

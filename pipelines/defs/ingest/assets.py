@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.defs.ingest.canonical import ENTITIES
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.defs.ingest.manifest import policy_fingerprint
@@ -41,7 +42,7 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings, warehou
     policy_file = build.policy() or SHIPPED_POLICY
     policy = load_policy(policy_file)
     as_of = build.as_of_instant()
-    with warehouse.connect() as con:
+    with progress.stage("ingest"), warehouse.connect() as con:
         summary = load_exports(
             con, build.exports(), policy, as_of,
             policy_sha=policy_fingerprint(policy_file.read_text(encoding="utf-8")),

@@ -6,6 +6,7 @@ import logging
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.defs.quality.rules import Suite, run_suite
 from pipelines.defs.quality.suites import SUITES
 from pipelines.defs.warehouse import Warehouse
@@ -26,7 +27,7 @@ def asset_check(suite: Suite) -> dg.AssetChecksDefinition:
         description=f"Great Expectations suite. {suite.description}\n\n{rules}".strip(),
     )
     def gx_check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.connect(read_only=True) as con:
+        with progress.stage(f"check {suite.check_name}"), warehouse.connect(read_only=True) as con:
             outcome = run_suite(con, suite)
         if not outcome.passed:
             log.warning("  check failed: %s on %s", suite.check_name, suite.asset_key.to_user_string())

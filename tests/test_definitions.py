@@ -76,10 +76,11 @@ def test_one_check_layer_per_concern(defs):
         ("marts/deploy_recurrence_correlation", "gx_deploy_recurrence_correlation"),
     }
     assert {
-        ("marts/release_escape_rate", "accepted_range_release_escape_rate_escape_rate__1__0"),
+        ("marts/release_escape_rate", "release_escape_rate_row_rules"),
         ("marts/fct_defects", "unique_fct_defects_defect_id"),
-        ("marts/fct_defects", "fct_defects_resolved_not_before_created"),
-        ("marts/cumulative_flow", "cumulative_flow_sums_to_defects_created"),
+        ("marts/fct_defects", "fct_defects_row_rules"),
+        ("marts/fct_defects", "fct_defects_row_rules_warn"),
+        ("marts/cumulative_flow", "cumulative_flow_row_rules"),
         ("marts/defect_clusters", "assert_defect_clusters_consistent"),
         ("marts/rollback_hotfix_summary", "assert_rollback_hotfix_summary_reconciles"),
     } <= checks

@@ -237,8 +237,13 @@ def mart_tests():
     for node in manifest["nodes"].values():
         if node["resource_type"] == "test" and node.get("test_metadata"):
             model = node["attached_node"].rsplit(".", 1)[1]
-            found.append((model, node["test_metadata"]["name"], node.get("column_name"),
-                          node["test_metadata"]["kwargs"], node["config"]["severity"].lower()))
+            severity = node["config"]["severity"].lower()
+            if node["test_metadata"]["name"] == dbt_tests.ROW_RULES:  # each rule as the test it stands for
+                found += [(model, rule.kind, None if rule.kind == "expression_is_true" else rule.key,
+                           rule.arguments, severity) for rule in dbt_tests.row_rules(node)]
+            else:
+                found.append((model, node["test_metadata"]["name"], node.get("column_name"),
+                              node["test_metadata"]["kwargs"], severity))
     return found
 
 
@@ -273,6 +278,67 @@ def test_what_the_mart_suites_asserted_is_a_dbt_test_now(mart_tests):
     assert has("release_gate", "accepted_values", "verdict", values=["PASS", "HOLD"])
 
 
+@pytest.fixture(scope="module")
+def row_rules_sql():
+    """The project's row_rules test as dbt compiles it: row_rules_sql(model, **rules) -> SQL. dbt's
+    Jinja environment turns `{% test row_rules %}` into the macro `dbt_macro__test_row_rules`;
+    `ref` resolves to the marts schema."""
+    from dbt.context.exceptions_jinja import wrapped_exports
+    from dbt_common.clients.jinja import get_environment
+
+    source = (DBT_PROJECT_DIR / "tests" / "generic" / "row_rules.sql").read_text(encoding="utf-8")
+    context = {"ref": lambda name: f"marts.{name}", "exceptions": wrapped_exports(None)}
+    macros = get_environment().from_string(source, globals=context).module
+    return lambda model, **rules: macros.dbt_macro__test_row_rules(model=model, **rules)
+
+
+# One rule of each kind, on a table with an as-of of 2026-03-31.
+CHECKED = {
+    "not_null": ["id", "status"],
+    "accepted_values": {"status": ["open", "closed"]},
+    "accepted_range": {"score": {"min_value": 0, "max_value": 1}},
+    "not_after_as_of": ["seen_at"],
+    "expression_is_true": {"closed_has_score": "status <> 'closed' or score is not null"},
+}
+
+
+@pytest.mark.parametrize(("row", "broken"), [
+    ((1, None, 0.5, "2026-03-01"), ["not_null(status)"]),  # NULL passes accepted_values and the expression
+    ((1, "pending", 0.5, "2026-03-01"), ["accepted_values(status)"]),
+    ((1, "open", 1.5, "2026-03-01"), ["accepted_range(score)"]),
+    ((1, "open", -0.5, None), ["accepted_range(score)"]),  # NULL passes not_after_as_of
+    ((1, "open", 0.5, "2026-03-31 00:00:01"), ["not_after_as_of(seen_at)"]),
+    ((1, "closed", None, "2026-03-01"), ["expression_is_true(closed_has_score)"]),  # NULL passes the range
+    # a NULL expression fails: `NULL <> 'closed' or NULL is not null` is NULL
+    ((None, None, None, "2026-03-01"), ["not_null(id)", "not_null(status)", "expression_is_true(closed_has_score)"]),
+])
+def test_row_rules_returns_the_offending_row_naming_each_rule_it_breaks(con, row_rules_sql, row, broken):
+    con.execute("create table marts.int_as_of as select timestamptz '2026-03-31 00:00:00+00' as as_of")
+    con.execute("create table marts.t (id integer, status varchar, score double, seen_at timestamptz)")
+    good = [(2, "open", 0.0, "2026-03-31 00:00:00"), (3, "closed", 1.0, None)]  # on the bounds: they pass
+    con.executemany("insert into marts.t values (?, ?, ?, ?)", [*good, row])
+    failing = con.sql(row_rules_sql("marts.t", **CHECKED))
+    assert failing.columns == ["failed_rules", "id", "status", "score", "seen_at"]
+    assert failing.project("failed_rules, id").fetchall() == [(broken, row[0])]
+
+
+def test_row_rules_needs_a_rule_and_a_bound(row_rules_sql):
+    from dbt_common.exceptions import CompilationError
+
+    with pytest.raises(CompilationError, match="declares no rule"):
+        row_rules_sql("marts.t")
+    with pytest.raises(CompilationError, match=r"accepted_range on marts\.t\.score needs min_value or max_value"):
+        row_rules_sql("marts.t", accepted_range={"score": {"inclusive": False}})
+
+
+# The rates' row-level rules, as a model's YAML would declare them.
+RATE_RULES = {
+    "not_null": ["service"],
+    "accepted_range": {"escape_rate": {"min_value": 0, "max_value": 1}},
+    "expression_is_true": {"rates_release_named": "release is not null or service = 'ALL'"},
+}
+
+
 @pytest.fixture
 def rates_warehouse(tmp_path):
     """A warehouse file with one bad rate."""
@@ -287,16 +353,18 @@ def rates_warehouse(tmp_path):
 
 
 def dbt_run(results, returncode=1):
-    """What the dbt asset sees of a finished `dbt build`: the manifest's test nodes, run_results.json
+    """What the dbt asset sees of a finished `dbt test`: the manifest's test nodes, run_results.json
     and dbt's exit."""
+    model = "{{ get_where_subquery(ref('rates')) }}"
     nodes = {
-        "test.range": {"column_name": "escape_rate", "original_file_path": "models/marts/_marts.yml",
-                       "test_metadata": {"name": "accepted_range", "kwargs": {
-                           "column_name": "escape_rate", "min_value": 0, "max_value": 1,
-                           "model": "{{ get_where_subquery(ref('rates')) }}"}}},
+        "test.rules": {"column_name": None, "original_file_path": "models/marts/_marts.yml",
+                       "test_metadata": {"name": "row_rules", "kwargs": {**RATE_RULES, "model": model}}},
+        "test.unique": {"column_name": None, "original_file_path": "models/marts/_marts.yml",
+                        "test_metadata": {"name": "unique_combination_of_columns", "kwargs": {
+                            "combination_of_columns": ["service"], "model": model}}},
         "test.singular": {"column_name": None, "original_file_path": "tests/assert_rates_sum.sql"},
     }
-    error = RuntimeError("dbt build failed") if returncode else None
+    error = RuntimeError("dbt test failed") if returncode else None
     return SimpleNamespace(manifest={"nodes": nodes}, get_artifact=lambda _: {"results": results},
                            get_error=lambda: error)
 
@@ -306,42 +374,72 @@ def failed_check(unique_id, name, severity=dg.AssetCheckSeverity.ERROR):
                                severity=severity, metadata={"unique_id": unique_id})
 
 
-def test_a_failed_dbt_test_carries_its_offending_rows(rates_warehouse):
+def test_a_failed_dbt_test_carries_its_offending_rows(rates_warehouse, row_rules_sql):
     invocation = dbt_run([
-        {"unique_id": "test.range", "status": "fail", "failures": 1,
-         "compiled_code": "\nselect *\nfrom marts.rates\nwhere escape_rate > 1\n-- a trailing comment"},
+        {"unique_id": "test.rules", "status": "fail", "failures": 1,
+         "compiled_code": row_rules_sql("marts.rates", **RATE_RULES) + "\n-- a trailing comment"},
+        {"unique_id": "test.unique", "status": "fail", "failures": 1,
+         "compiled_code": "select service, count(*) as n_rows from marts.rates group by service having count(*) > 1"},
         {"unique_id": "test.singular", "status": "warn", "failures": 12,
          "compiled_code": "select i as n from range(12) as r (i)"},
         {"unique_id": "model.rates", "status": "success", "failures": None, "compiled_code": "select 1"},
     ])
-    range_check = failed_check("test.range", "accepted_range_rates_escape_rate__1__0")
+    rules_check = failed_check("test.rules", "rates_row_rules")
+    unique_check = failed_check("test.unique", "unique_combination_of_columns_rates_service")
     singular_check = failed_check("test.singular", "assert_rates_sum", dg.AssetCheckSeverity.WARN)
-    reported = list(dbt_tests.with_offending_rows(invocation, [range_check, singular_check], rates_warehouse))
-    range_text, singular_text = (c.metadata["failures"].value for c in reported)
-    assert range_text == ("  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"
-                          "      service=pay, release=1.1, escape_rate=1.5")
+    reported = list(dbt_tests.with_offending_rows(invocation, [rules_check, unique_check, singular_check],
+                                                  rates_warehouse))
+    rules_text, unique_text, singular_text = (c.metadata["failures"].value for c in reported)
+    # the one broken rule of three, as a test of its own would have read, and the row names it
+    assert rules_text == ("  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"
+                          "      failed_rules=['accepted_range(escape_rate)'], service=pay, release=1.1, "
+                          "escape_rate=1.5")
+    assert unique_text == ("  [blocking] rates: unique_combination_of_columns(combination_of_columns=['service']): "
+                           "1 row\n      service=pay, n_rows=2")
     assert singular_text == "  [warning] rates: tests/assert_rates_sum.sql: 12 rows\n" + "\n".join(
         f"      n={n}" for n in range(10))  # at most 10 rows
-    assert reported[0].metadata["offending_rows"].value == [{"service": "pay", "release": "1.1", "escape_rate": 1.5}]
-    assert reported[0].metadata["unique_id"].value == "test.range"  # dagster-dbt's metadata kept
-    assert (reported[0].check_name, reported[0].severity) == (range_check.check_name, dg.AssetCheckSeverity.ERROR)
+    assert reported[0].metadata["offending_rows"].value == [
+        {"failed_rules": ["accepted_range(escape_rate)"], "service": "pay", "release": "1.1", "escape_rate": 1.5}
+    ]
+    assert reported[0].metadata["unique_id"].value == "test.rules"  # dagster-dbt's metadata kept
+    assert (reported[0].check_name, reported[0].severity) == (rules_check.check_name, dg.AssetCheckSeverity.ERROR)
     # every failure is a reported check: they stop the build, not dbt's exit code
     assert dbt_tests.unreported_error(invocation, reported) is None
 
 
+def test_each_broken_rule_lists_its_rows_and_each_row_every_rule_it_breaks(rates_warehouse, row_rules_sql):
+    """A third rate has no service and is negative: two rules; the 1.5 rate breaks one of them."""
+    with duckdb.connect(str(rates_warehouse)) as con:
+        con.execute("insert into marts.rates values (null, '2.0', -0.5)")
+    invocation = dbt_run([{"unique_id": "test.rules", "status": "fail", "failures": 2,
+                           "compiled_code": row_rules_sql("marts.rates", **RATE_RULES)}])
+    (reported,) = dbt_tests.with_offending_rows(invocation, [failed_check("test.rules", "rates_row_rules")],
+                                                rates_warehouse)
+    both = "failed_rules=['not_null(service)', 'accepted_range(escape_rate)'], service=NULL, release=2.0, " \
+           "escape_rate=-0.5"
+    assert reported.metadata["failures"].value == (
+        "  [blocking] service: not_null(): 1 row\n"
+        f"      {both}\n"
+        "  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 2 rows\n"
+        "      failed_rules=['accepted_range(escape_rate)'], service=pay, release=1.1, escape_rate=1.5\n"
+        f"      {both}"
+    )
+    assert [row["release"] for row in reported.metadata["offending_rows"].value] == ["1.1", "2.0"]
+
+
 def test_a_test_that_did_not_run_shows_dbt_message_and_other_failures_raise(rates_warehouse):
     invocation = dbt_run([
-        {"unique_id": "test.range", "status": "error", "failures": None,
+        {"unique_id": "test.rules", "status": "error", "failures": None,
          "message": "Runtime Error\n  column \"escape_rate\" not found", "compiled_code": "select nothing"},
         {"unique_id": "model.rates", "status": "error", "failures": None, "message": "model failed"},
     ])
-    (reported,) = dbt_tests.with_offending_rows(invocation, [failed_check("test.range", "range")], rates_warehouse)
+    (reported,) = dbt_tests.with_offending_rows(invocation, [failed_check("test.rules", "rules")], rates_warehouse)
     assert reported.metadata["failures"].value == (
-        '  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): Runtime Error column "escape_rate" '
-        "not found"
+        "  [blocking] rates: row_rules(not_null(service), accepted_range(escape_rate), "
+        'expression_is_true(rates_release_named)): Runtime Error column "escape_rate" not found'
     )
     # the model's error is no check: dbt's own error fails the step
-    assert str(dbt_tests.unreported_error(invocation, [reported])) == "dbt build failed"
+    assert str(dbt_tests.unreported_error(invocation, [reported])) == "dbt test failed"
     assert dbt_tests.unreported_error(dbt_run([], returncode=0), []) is None
 
 
@@ -431,8 +529,8 @@ sys.exit(main(sys.argv[2:]))
 
 @pytest.mark.slow
 def test_a_broken_mart_fails_its_dbt_test_and_the_build_exits_2_with_the_row(tmp_path):
-    """A model bug puts pay 1.0's escape rate (0.5 by hand) at 1.5: dbt's range test on the mart
-    stops the build, and the error names the test, the model and the offending row."""
+    """A model bug puts pay 1.0's escape rate (0.5 by hand) at 1.5: the mart's row rules stop the
+    build, and the error names the test, the model, the two rules the row breaks and the row."""
     from tests.conftest import TINY, TINY_AS_OF
 
     project = tmp_path / "dbt_project"
@@ -449,13 +547,17 @@ def test_a_broken_mart_fails_its_dbt_test_and_the_build_exits_2_with_the_row(tmp
     )
     err = done.stderr
     assert done.returncode == 2, err
+    row = ("      failed_rules=['accepted_range(escape_rate)', "
+           "'expression_is_true(release_escape_rate_rate_matches_counts)'], service=pay, release=1.0, "
+           "pre_release_defects=2, escaped_defects=2, escaped_incidents=0, escape_rate=1.5, rca_required=True, "
+           "rca_link=NULL\n")
     assert (
-        "error: check accepted_range_release_escape_rate_escape_rate__1__0 failed on marts/release_escape_rate\n"
-        "  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n"
-        "      service=pay, release=1.0, pre_release_defects=2, escaped_defects=2, escaped_incidents=0, "
-        "escape_rate=1.5, rca_required=True, rca_link=NULL\n"
+        "error: check release_escape_rate_row_rules failed on marts/release_escape_rate\n"
+        "  [blocking] escape_rate: accepted_range(min_value=0, max_value=1): 1 row\n" + row
+        + "  [blocking] release_escape_rate_rate_matches_counts: expression_is_true(expression=escape_rate is null "
+        "or abs(escape_rate - (escaped_defects + escaped_incidents)::double / (pre_release_defects + "
+        "escaped_defects + escaped_incidents)) < 1e-9): 1 row\n" + row
     ) in err
-    assert "check release_escape_rate_rate_matches_counts failed on marts/release_escape_rate" in err
     assert "DagsterDbtCliRuntimeError" not in err  # the failed tests say it all
     assert not (tmp_path / "w.duckdb").exists()
     assert not (tmp_path / "r").exists()  # the reports downstream never ran

@@ -292,33 +292,37 @@ def row_rules_sql():
     return lambda model, **rules: macros.dbt_macro__test_row_rules(model=model, **rules)
 
 
-# One rule of each kind, on a table with an as-of of 2026-03-31.
+# One rule of each kind, on a table with an as-of of 2026-03-31 and a parent table holding 1 and NULL.
 CHECKED = {
     "not_null": ["id", "status"],
     "accepted_values": {"status": ["open", "closed"]},
     "accepted_range": {"score": {"min_value": 0, "max_value": 1}},
     "not_after_as_of": ["seen_at"],
+    "relationships": {"parent_id": {"to": "marts.parents", "field": "id"}},
     "expression_is_true": {"closed_has_score": "status <> 'closed' or score is not null"},
 }
 
 
 @pytest.mark.parametrize(("row", "broken"), [
-    ((1, None, 0.5, "2026-03-01"), ["not_null(status)"]),  # NULL passes accepted_values and the expression
-    ((1, "pending", 0.5, "2026-03-01"), ["accepted_values(status)"]),
-    ((1, "open", 1.5, "2026-03-01"), ["accepted_range(score)"]),
-    ((1, "open", -0.5, None), ["accepted_range(score)"]),  # NULL passes not_after_as_of
-    ((1, "open", 0.5, "2026-03-31 00:00:01"), ["not_after_as_of(seen_at)"]),
-    ((1, "closed", None, "2026-03-01"), ["expression_is_true(closed_has_score)"]),  # NULL passes the range
+    ((1, None, 0.5, "2026-03-01", 1), ["not_null(status)"]),  # NULL passes accepted_values and the expression
+    ((1, "pending", 0.5, "2026-03-01", 1), ["accepted_values(status)"]),
+    ((1, "open", 1.5, "2026-03-01", 1), ["accepted_range(score)"]),
+    ((1, "open", -0.5, None, None), ["accepted_range(score)"]),  # NULL passes not_after_as_of and relationships
+    ((1, "open", 0.5, "2026-03-31 00:00:01", 1), ["not_after_as_of(seen_at)"]),
+    ((1, "open", 0.5, "2026-03-01", 7), ["relationships(parent_id)"]),  # the parent's NULL matches nothing
+    ((1, "closed", None, "2026-03-01", 1), ["expression_is_true(closed_has_score)"]),  # NULL passes the range
     # a NULL expression fails: `NULL <> 'closed' or NULL is not null` is NULL
-    ((None, None, None, "2026-03-01"), ["not_null(id)", "not_null(status)", "expression_is_true(closed_has_score)"]),
+    ((None, None, None, "2026-03-01", 1),
+     ["not_null(id)", "not_null(status)", "expression_is_true(closed_has_score)"]),
 ])
 def test_row_rules_returns_the_offending_row_naming_each_rule_it_breaks(con, row_rules_sql, row, broken):
     con.execute("create table marts.int_as_of as select timestamptz '2026-03-31 00:00:00+00' as as_of")
-    con.execute("create table marts.t (id integer, status varchar, score double, seen_at timestamptz)")
-    good = [(2, "open", 0.0, "2026-03-31 00:00:00"), (3, "closed", 1.0, None)]  # on the bounds: they pass
-    con.executemany("insert into marts.t values (?, ?, ?, ?)", [*good, row])
+    con.execute("create table marts.parents as select * from (values (1), (null)) as p (id)")
+    con.execute("create table marts.t (id integer, status varchar, score double, seen_at timestamptz, parent_id integer)")
+    good = [(2, "open", 0.0, "2026-03-31 00:00:00", 1), (3, "closed", 1.0, None, None)]  # on the bounds: they pass
+    con.executemany("insert into marts.t values (?, ?, ?, ?, ?)", [*good, row])
     failing = con.sql(row_rules_sql("marts.t", **CHECKED))
-    assert failing.columns == ["failed_rules", "id", "status", "score", "seen_at"]
+    assert failing.columns == ["failed_rules", "id", "status", "score", "seen_at", "parent_id"]
     assert failing.project("failed_rules, id").fetchall() == [(broken, row[0])]
 
 

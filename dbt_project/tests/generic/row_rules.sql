@@ -3,7 +3,7 @@
     a single row, so one select over the model finds every offending row, where
     one test per rule would scan the table (or recompute the view) per rule.
     Returns the offending rows whole, each with `failed_rules`: the names of the
-    rules it breaks, `<rule>(<column or expression name>)` in declaration order.
+    rules it breaks, `<rule>(<column or expression name>)` in the order below.
 
       not_null: [column, ...]              the column is not NULL
       accepted_values: {column: [v, ...]}  the column is one of the values (text); NULL passes
@@ -12,6 +12,8 @@
                                            (either bound optional); NULL passes
       not_after_as_of: [column, ...]       no value is after the build's as-of
                                            (docs/metrics.md, settled detail 1); NULL passes
+      relationships:                       the value is one of `field`'s values in `to`; NULL passes
+        column: {to: ref('model'), field: key}
       expression_is_true: {name: expr}     the boolean SQL expression holds; a NULL result
                                            FAILS: write the NULL case out, e.g. `x is null or x >= 0`
 
@@ -20,7 +22,7 @@
     reads `failed_rules` to report each broken rule with its rows.
 -#}
 {% test row_rules(model, not_null=[], accepted_values={}, accepted_range={}, not_after_as_of=[],
-                  expression_is_true={}) %}
+                  relationships={}, expression_is_true={}) %}
 
 {#- (name, the condition an offending row meets) per rule -#}
 {%- set rules = [] %}
@@ -55,6 +57,12 @@
     {%- do rules.append(('not_after_as_of(' ~ column ~ ')',
                          column ~ ' > (select min(as_of) from ' ~ ref('int_as_of') ~ ')')) %}
 {%- endfor %}
+{%- for column, parent in relationships.items() %}
+    {#- NULL keys left out of the parent: `not in` a list holding NULL is never true -#}
+    {%- do rules.append(('relationships(' ~ column ~ ')',
+                         column ~ ' is not null and ' ~ column ~ ' not in (select ' ~ parent['field'] ~ ' from '
+                         ~ parent['to'] ~ ' where ' ~ parent['field'] ~ ' is not null)')) %}
+{%- endfor %}
 {%- for name, expression in expression_is_true.items() %}
     {%- do rules.append(('expression_is_true(' ~ name ~ ')', 'not coalesce((' ~ expression ~ '), false)')) %}
 {%- endfor %}
@@ -62,18 +70,30 @@
     {{ exceptions.raise_compiler_error("row_rules on " ~ model ~ " declares no rule") }}
 {%- endif %}
 
-{#- The where clause keeps the scan cheap: the list is built for offending rows only. -#}
+{#- Each condition is written once, as a flag column, so a rule with a subquery
+    joins its table once; the names are built only for the offending rows. -#}
 select
     list_filter([
         {%- for name, condition in rules %}
-        case when {{ condition }} then '{{ name }}' end{{ ',' if not loop.last }}
+        case when row_rule_{{ loop.index }} then '{{ name }}' end{{ ',' if not loop.last }}
         {%- endfor %}
     ], lambda rule: rule is not null) as failed_rules,
-    *
-from {{ model }}
+    * exclude (
+        {%- for rule in rules %}
+        row_rule_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    )
+from (
+    select
+        *,
+        {%- for name, condition in rules %}
+        ({{ condition }}) as row_rule_{{ loop.index }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+) as checked
 where
-    {%- for name, condition in rules %}
-    {{ 'or ' if not loop.first }}({{ condition }})
+    {%- for rule in rules %}
+    {{ 'or ' if not loop.first }}row_rule_{{ loop.index }}
     {%- endfor %}
 
 {% endtest %}

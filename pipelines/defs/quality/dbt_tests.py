@@ -92,8 +92,8 @@ def row_rules(node: Mapping[str, Any]) -> list[RowRule]:
     """A row_rules test's rules (its manifest node), in declaration order."""
     found = []
     for kind, declared in node["test_metadata"]["kwargs"].items():
-        # accepted_values, accepted_range and expression_is_true map a column or a name to the rule's
-        # argument; not_null and not_after_as_of list columns
+        # accepted_values, accepted_range, relationships and expression_is_true map a column or a
+        # name to the rule's argument; not_null and not_after_as_of list columns
         if kind == "model":
             continue
         entries = declared.items() if isinstance(declared, Mapping) else ((column, None) for column in declared)
@@ -106,7 +106,7 @@ def _rule_arguments(kind: str, argument: Any) -> dict[str, Any]:
         return {"values": argument}
     if kind == "expression_is_true":
         return {"expression": argument}
-    return dict(argument or {})  # accepted_range's bounds; the others take none
+    return dict(argument or {})  # accepted_range's bounds, relationships' to and field; the others take none
 
 
 def _failure_metadata(con: duckdb.DuckDBPyConnection, check: dg.AssetCheckResult, node: Mapping[str, Any],

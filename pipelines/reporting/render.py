@@ -15,10 +15,11 @@ Safety rules this module keeps (docs/architecture.md):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -114,7 +115,36 @@ h2.appendix { break-before: page; }
 """
 
 
-def render_report(report: Report, given: Mapping[str, str], warehouse: Path, reports_dir: Path) -> Path:
+@contextlib.contextmanager
+def kernel_session() -> Iterator[Any]:
+    """One report kernel for several renders (pass it as ``kernel``): pandas, plotly and the
+    reporting package are imported once, not once per report. Each render starts from an
+    empty namespace (``%reset``), so a report cannot lean on what the previous one defined."""
+    from jupyter_core.utils import run_sync
+
+    manager = _local_kernel_manager()(kernel_name="python3")
+    run_sync(manager.start_kernel)(cwd=str(REPO_ROOT))
+    try:
+        yield manager
+    finally:
+        run_sync(manager.shutdown_kernel)(now=False)
+
+
+def _reset_namespace(manager: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    client = manager.client()
+    client.start_channels()
+    try:
+        reply = run_sync(client.execute_interactive)("%reset -f", timeout=60, store_history=False)
+        if reply["content"]["status"] != "ok":
+            raise ReportRenderError(f"the report kernel could not be reset: {reply['content']}")
+    finally:
+        client.stop_channels()
+
+
+def render_report(report: Report, given: Mapping[str, str], warehouse: Path, reports_dir: Path,
+                  kernel: Any = None) -> Path:
     """Check ``given`` against the warehouse (``ReportParameterError`` before any kernel starts),
     then render the report into the folder of the warehouse's as-of date."""
     from pipelines.settings import report_folder_name
@@ -133,6 +163,7 @@ def render_report(report: Report, given: Mapping[str, str], warehouse: Path, rep
         report_folder_name(as_of),
         stem=report.file_stem(params),
         title=report.title,
+        kernel=kernel,
     )
 
 
@@ -144,6 +175,7 @@ def render_notebook(
     *,
     stem: str | None = None,
     title: str | None = None,
+    kernel: Any = None,
 ) -> Path:
     """Execute ``notebooks/<name>.ipynb`` and write ``<reports_dir>/<as_of_date>/<stem>.html``.
 
@@ -187,13 +219,17 @@ def render_notebook(
     page = out_dir / f"{stem}.html"
     params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
 
+    if kernel is not None:
+        _reset_namespace(kernel)
+    # A kernel of its own unless the caller shares one (``kernel_session``).
+    own = {"kernel_manager_class": _local_kernel_manager()} if kernel is None else {"km": kernel}
     try:
         pm.execute_notebook(
             str(source),
             str(executed),
             parameters=params,
             kernel_name="python3",
-            kernel_manager_class=_local_kernel_manager(),
+            **own,
             cwd=str(REPO_ROOT),
             progress_bar=False,
             execution_timeout=600,
@@ -203,6 +239,9 @@ def render_notebook(
             f"Report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
             f"(executed notebook with the traceback: {executed})"
         ) from exc
+    finally:
+        if kernel is not None:
+            kernel.close_clients()
 
     nb = nbformat.read(executed, as_version=4)
     title = f"{title or name.replace('_', ' ').capitalize()} — {as_of_date}"
@@ -282,6 +321,18 @@ def _local_kernel_manager() -> type:
             if self.shutting_down:
                 return
             await super()._async_interrupt_kernel()
+
+        def client(self, **kwargs: Any) -> Any:
+            # A render on a shared kernel (kernel_session) leaves its client's channels open
+            # (nbclient closes them only with a kernel it started): close_clients() does.
+            made = super().client(**kwargs)
+            self.__dict__.setdefault("_clients", []).append(made)
+            return made
+
+        def close_clients(self) -> None:
+            for made in self.__dict__.pop("_clients", []):
+                if made.channels_running:
+                    made.stop_channels()
 
     return LocalKernelManager
 

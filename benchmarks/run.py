@@ -44,6 +44,7 @@ TESTS_PER_FILE = "44-88"
 AS_OF = "2026-06-30"
 DELTA_SHARE = 0.01
 JIRA_KEY_OFFSET = 10_000_000  # new issues' numbers: far above any generated key
+WHOLE_COMMANDS = ("full_build", "incremental_build")  # recorded by this script around `defectflow build`
 
 
 @dataclass
@@ -139,8 +140,11 @@ def collect(profile: Path, scale: int, prefix: str = "") -> list[Stage]:
     stages: dict[str, Stage] = {}
     for line in profile.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        name = prefix + ("checks gx (raw)" if record["stage"].startswith("check gx_") and
-                         record["stage"] != "check gx_deploy_recurrence_correlation" else record["stage"])
+        name = record["stage"]
+        if name.startswith("check gx_") and name != "check gx_deploy_recurrence_correlation":
+            name = "checks gx (raw)"
+        if name not in WHOLE_COMMANDS:
+            name = prefix + name
         if name in stages:
             seen = stages[name]
             seen.wall_s += record["wall_s"]

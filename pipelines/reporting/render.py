@@ -18,7 +18,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
+import tempfile
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -136,7 +139,10 @@ def _reset_namespace(manager: Any) -> None:
     client = manager.client()
     client.start_channels()
     try:
-        reply = run_sync(client.execute_interactive)("%reset -f", timeout=60, store_history=False)
+        # until the kernel answers on every channel: output published before the client has
+        # subscribed would be lost, and the reset would wait for it in vain
+        run_sync(client.wait_for_ready)(timeout=120)
+        reply = run_sync(client.execute_interactive)("%reset -f", timeout=120, store_history=False)
         if reply["content"]["status"] != "ok":
             raise ReportRenderError(f"the report kernel could not be reset: {reply['content']}")
     finally:
@@ -312,6 +318,12 @@ def _local_kernel_manager() -> type:
         @default("transport")
         def _transport_default(self) -> str:
             return "ipc"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            # The sockets' path prefix. jupyter_client's default is relative, so kernel and client
+            # would meet only if both ran in one directory (the kernel runs in the repository root).
+            return os.path.join(tempfile.gettempdir(), f"defectflow-kernel-{uuid.uuid4().hex[:12]}-ipc")
 
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts the kernel before every shutdown; our kernel is idle

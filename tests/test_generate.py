@@ -299,6 +299,6 @@ def test_tests_per_file_sets_the_junit_volume(tmp_path: pathlib.Path) -> None:
         if name.startswith("junit/"):
             assert cases == 10 * written[name.replace("junit/", "coverage/")], name
     assert sum(rows for name, rows in written.items() if name.startswith("coverage/")) == 32  # as the sample
-    with pytest.raises(ValueError, match="at most|<= 100"):
+    with pytest.raises(ValueError, match=r"50-101: expected 1 <= MIN <= MAX <= 100"):
         generate_vendor(tmp_path / "x", scale=1, tests_per_file=(50, 101))
     assert not (tmp_path / "x").exists()  # refused before writing anything

@@ -122,7 +122,8 @@ h2.appendix { break-before: page; }
 def kernel_session() -> Iterator[Any]:
     """One report kernel for several renders (pass it as ``kernel``): pandas, plotly and the
     reporting package are imported once, not once per report. Each render starts from an
-    empty namespace (``%reset``), so a report cannot lean on what the previous one defined."""
+    empty namespace and a new page (``NEW_PAGE``), so a report cannot lean on what the
+    previous one defined or displayed."""
     from jupyter_core.utils import run_sync
 
     manager = _local_kernel_manager()(kernel_name="python3")
@@ -131,6 +132,11 @@ def kernel_session() -> Iterator[Any]:
         yield manager
     finally:
         run_sync(manager.shutdown_kernel)(now=False)
+
+
+# An empty namespace, and the page state the reporting modules keep (chart numbering, plotly.js
+# once per page), without leaving a name behind.
+NEW_PAGE = "%reset -f\n__import__('pipelines.reporting.fragments', fromlist=['new_page']).new_page()"
 
 
 def _reset_namespace(manager: Any) -> None:
@@ -142,7 +148,7 @@ def _reset_namespace(manager: Any) -> None:
         # until the kernel answers on every channel: output published before the client has
         # subscribed would be lost, and the reset would wait for it in vain
         run_sync(client.wait_for_ready)(timeout=120)
-        reply = run_sync(client.execute_interactive)("%reset -f", timeout=120, store_history=False)
+        reply = run_sync(client.execute_interactive)(NEW_PAGE, timeout=120, store_history=False)
         if reply["content"]["status"] != "ok":
             raise ReportRenderError(f"the report kernel could not be reset: {reply['content']}")
     finally:

@@ -4,7 +4,10 @@ Wired by hand rather than through GX's SQL datasource or dagster-ge: GX 1.x's
 SQL datasource over DuckDB (duckdb-engine) returns no rows and fails every
 expectation (great_expectations#11579), and dagster-ge pins GX < 1. So a suite
 reads the columns its expectations need from DuckDB into pandas and validates
-them with an in-memory (ephemeral) GX context, one per process.
+them with an in-memory (ephemeral) GX context, one per process. DuckDB first
+narrows, in one scan, to the rows that may break a rule (`_may_fail`): GX
+judges those, and a table of millions of good rows costs one scan, not a
+pandas copy of the table.
 
 Suites are data: a table, the columns that identify a row in a failure report,
 and rules, each a GX expectation with a short name and a severity. A failed

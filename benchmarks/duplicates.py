@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+from results_file import RESULTS, write_section
 
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.duplicates.evaluation import (
@@ -40,26 +41,11 @@ from pipelines.policy import load_policy
 from pipelines.synthetic import generate
 from pipelines.warehouse import connect
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 DEFECTS_PER_SCALE = 300  # generate(scale=1) writes 300 defects
 SCALE_AS_OF = datetime(2026, 6, 30, tzinfo=UTC)  # the synthetic timeline's end, as in benchmarks/marts.py
 TIMED_MODELS = ("int_defect_duplicate_features int_defect_pair_scores int_defect_candidate_pairs duplicate_candidates "
                 "int_defect_cluster_components int_defect_link_clusters defect_clusters")
-HEADER = """# Benchmark results
-
-Written by `python benchmarks/duplicates.py` (each mode rewrites its section).
-"""
-
-
-def _write_section(name: str, body: str) -> None:
-    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else HEADER
-    block = f"<!-- {name} -->\n{body.strip()}\n<!-- /{name} -->"
-    pattern = re.compile(rf"<!-- {name} -->.*?<!-- /{name} -->", re.S)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else f"{text.rstrip()}\n\n{block}\n"
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def sample(samples: Path, workdir: Path) -> str:
     started = time.perf_counter()
     warehouse = build_sample_warehouse(samples / "jira" / "hadoop_bugs.csv", workdir / "hadoop")
@@ -171,9 +157,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.scale:
         rows = [scale(n, args.workdir, args.memory_limit) for n in args.scale]
-        _write_section("scale", scale_section(rows, args.memory_limit))
+        write_section("scale", scale_section(rows, args.memory_limit))
     else:
-        _write_section("sample", sample(args.samples, args.workdir))
+        write_section("sample", sample(args.samples, args.workdir))
     print(f"wrote {RESULTS}")
 
 

@@ -306,12 +306,30 @@ def cmd_generate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     kind = "canonical CSV" if args.canonical else "vendor-format"
     log.info("generating synthetic %s exports (scale %s, seed %s) into %s", kind, args.scale, args.seed, args.out)
-    writer = generate if args.canonical else generate_vendor
-    counts = writer(Path(args.out), scale=args.scale, seed=args.seed)
+    if args.canonical:
+        counts = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    else:
+        try:
+            counts = generate_vendor(Path(args.out), scale=args.scale, seed=args.seed,
+                                     tests_per_file=_range(args.tests_per_file))
+        except ValueError as exc:
+            raise BuildFailed(f"--tests-per-file: {exc}") from None
+    # Per folder (junit/ holds a file per CI run): thousands of lines would say less.
+    folders: dict[str, list[int]] = {}
     for name, rows in counts.items():
-        print(f"  {name:<36} {rows:>10} records")
+        folder = name.split("/", 1)[0] + ("/" if "/" in name else "")
+        folders.setdefault(folder, []).append(rows)
+    for folder, rows in sorted(folders.items()):
+        print(f"  {folder:<24} {len(rows):>7,} file(s) {sum(rows):>12,} records")
     log.info("done in %.1f s", time.perf_counter() - started)
     return EXIT_OK
+
+
+def _range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    if not (low.strip().isdigit() and (high if sep else low).strip().isdigit()):
+        raise BuildFailed(f"--tests-per-file {text!r}: expected MIN-MAX, e.g. 4-8")
+    return int(low), int(high if sep else low)
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
@@ -413,6 +431,9 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output folder")
     gen.add_argument("--scale", type=float, default=1.0, help="size multiplier (1 = a few hundred defects)")
     gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same files)")
+    gen.add_argument("--tests-per-file", default="4-8", metavar="MIN-MAX",
+                     help="tests per source file in the JUnit reports (default 4-8; the benchmark uses 44-88 "
+                          "for a large organisation's test volume)")
     gen.set_defaults(func=cmd_generate)
     return parser
 

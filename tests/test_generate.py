@@ -7,7 +7,7 @@ import pathlib
 import pandas as pd
 import pytest
 
-from pipelines.synthetic import SAMPLE_AS_OF, generate
+from pipelines.synthetic import SAMPLE_AS_OF, generate, generate_vendor
 
 HEADERS = {
     "defects.csv": [
@@ -289,3 +289,16 @@ def test_commits_ship_deployments_and_name_defects(
     assert (commits["message"].str.contains(r"[A-Z][A-Z0-9]+-[0-9]+") == False).any()  # noqa: E712
     assert {"main"} < set(commits["branch"])
     assert commits["files"].str.startswith("services/").all()
+
+
+def test_tests_per_file_sets_the_junit_volume(tmp_path: pathlib.Path) -> None:
+    # Every source file gets exactly 10 tests, and each CI run covers each of its service's
+    # source files once in Cobertura: a run's test cases are 10 x its coverage rows.
+    written = generate_vendor(tmp_path, scale=1, seed=42, tests_per_file=(10, 10))
+    for name, cases in written.items():
+        if name.startswith("junit/"):
+            assert cases == 10 * written[name.replace("junit/", "coverage/")], name
+    assert sum(rows for name, rows in written.items() if name.startswith("coverage/")) == 32  # as the sample
+    with pytest.raises(ValueError, match=r"50-101: expected 1 <= MIN <= MAX <= 100"):
+        generate_vendor(tmp_path / "x", scale=1, tests_per_file=(50, 101))
+    assert not (tmp_path / "x").exists()  # refused before writing anything

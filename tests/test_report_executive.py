@@ -271,7 +271,7 @@ def test_parameters_are_checked_against_the_warehouse(con) -> None:
 
 
 @pytest.mark.slow
-def test_render_briefing(warehouse: Path, tmp_path: Path, capfd) -> None:
+def test_render_briefing(warehouse: Path, tmp_path: Path, capfd, monkeypatch) -> None:
     page_path = render.render_report(executive.REPORT, {}, warehouse, tmp_path / "reports")
     assert page_path == (tmp_path / "reports").resolve() / "2024-06-30" / "executive_briefing.html"
     assert "without encryption" not in capfd.readouterr().err
@@ -296,7 +296,14 @@ def test_render_briefing(warehouse: Path, tmp_path: Path, capfd) -> None:
     for banned in ("cdn.", "require.js", "mathjax", "http://", "https://", "\\u003cscript\\u003e"):
         assert banned not in rest, banned
 
-    again = render.render_report(executive.REPORT, {}, warehouse, tmp_path / "again").read_text(encoding="utf-8")
+    # The same page from a kernel shared by several renders, as a build renders, started from
+    # another directory (the kernel runs in the repository root): the other render's parameters
+    # leave nothing behind.
+    monkeypatch.chdir(tmp_path)
+    with render.kernel_session() as kernel:
+        render.render_report(executive.REPORT, {"services": EVIL}, warehouse, tmp_path / "other", kernel)
+        again = render.render_report(executive.REPORT, {}, warehouse, tmp_path / "again", kernel).read_text(
+            encoding="utf-8")
     generated = re.compile(r'<p class="generated">Generated [^<]*</p>')
     assert generated.sub("", again) == generated.sub("", page)
     assert len(generated.findall(page)) == 1

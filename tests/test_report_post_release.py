@@ -273,6 +273,12 @@ def test_recent_releases_window_edges(con) -> None:
     ]
     assert post_release.recent_releases(con, days=1) == [(EVIL, EVIL_RELEASE), ("accounts", "1.0.0"), ("payments", "1.11.0")]
     assert post_release.recent_releases(con, days=8)[0] == ("payments", "1.10.0")
+    # Worst first: 1.9.0 and 1.10.0 escaped 1 defect + 1 incident each (oldest first between them),
+    # then the releases without an escape (1.9.1 and checkout have no escape-rate row) by date.
+    assert post_release.recent_releases(con, days=30, worst_first=True) == [
+        ("payments", "1.9.0"), ("payments", "1.10.0"), ("payments", "1.9.1"), ("checkout", "2.0.0"),
+        (EVIL, EVIL_RELEASE), ("accounts", "1.0.0"), ("payments", "1.11.0"),
+    ]
     with pytest.raises(ValueError, match="at least 1"):
         post_release.recent_releases(con, days=0)
 

@@ -204,6 +204,13 @@ def show(fig: go.Figure, *, include_plotlyjs: bool | None = None) -> None:
     show_html(chart_html(fig, include_plotlyjs=include_plotlyjs))
 
 
+def new_page() -> None:
+    """Start a new page in this kernel: the next chart is ``chart-1`` and carries plotly.js
+    (a kernel shared by several renders calls this before each: ``render.kernel_session``)."""
+    global _plotlyjs_emitted, _charts_shown
+    _plotlyjs_emitted, _charts_shown = False, 0
+
+
 def chart_html(fig: go.Figure, *, include_plotlyjs: bool | None = None) -> str:
     """A figure's HTML for this kernel's page: ids numbered in display order (``chart-1``, ...),
     plotly.js with the first chart only (see ``show``)."""

@@ -115,9 +115,10 @@ REPORT = Report(
 )
 
 
-def recent_releases(con: duckdb.DuckDBPyConnection, days: int = 7) -> list[tuple[str, str]]:
+def recent_releases(con: duckdb.DuckDBPyConnection, days: int = 7, worst_first: bool = False) -> list[tuple[str, str]]:
     """(service, release) first deployed to production in the ``days`` days up to the
-    warehouse's as-of: ``as_of - days < first_production_at <= as_of``, oldest first."""
+    warehouse's as-of: ``as_of - days < first_production_at <= as_of``, oldest first, or
+    with ``worst_first`` the most escaped records (defects and incidents) first."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     as_of = build_info(con).as_of
@@ -125,11 +126,13 @@ def recent_releases(con: duckdb.DuckDBPyConnection, days: int = 7) -> list[tuple
     # session's time zone (a day interval would stretch across a DST change).
     rows = con.execute(
         """
-        select service, release from marts.release_order
-        where first_production_at > ? and first_production_at <= ?
-        order by first_production_at, service, release
+        select o.service, o.release from marts.release_order as o
+        left join marts.release_escape_rate as e on e.service = o.service and e.release = o.release
+        where o.first_production_at > ? and o.first_production_at <= ?
+        order by case when ? then -coalesce(e.escaped_defects + e.escaped_incidents, 0) else 0 end,
+            o.first_production_at, o.service, o.release
         """,
-        [as_of - timedelta(days=days), as_of],
+        [as_of - timedelta(days=days), as_of, worst_first],
     ).fetchall()
     return [(service, release) for service, release in rows]
 

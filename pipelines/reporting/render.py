@@ -15,10 +15,14 @@ Safety rules this module keeps (docs/architecture.md):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import os
 import re
-from collections.abc import Mapping, Sequence
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -114,7 +118,45 @@ h2.appendix { break-before: page; }
 """
 
 
-def render_report(report: Report, given: Mapping[str, str], warehouse: Path, reports_dir: Path) -> Path:
+@contextlib.contextmanager
+def kernel_session() -> Iterator[Any]:
+    """One report kernel for several renders (pass it as ``kernel``): pandas, plotly and the
+    reporting package are imported once, not once per report. Each render starts from an
+    empty namespace and a new page (``NEW_PAGE``), so a report cannot lean on what the
+    previous one defined or displayed."""
+    from jupyter_core.utils import run_sync
+
+    manager = _local_kernel_manager()(kernel_name="python3")
+    run_sync(manager.start_kernel)(cwd=str(REPO_ROOT))
+    try:
+        yield manager
+    finally:
+        run_sync(manager.shutdown_kernel)(now=False)
+
+
+# An empty namespace, and the page state the reporting modules keep (chart numbering, plotly.js
+# once per page), without leaving a name behind.
+NEW_PAGE = "%reset -f\n__import__('pipelines.reporting.fragments', fromlist=['new_page']).new_page()"
+
+
+def _reset_namespace(manager: Any) -> None:
+    from jupyter_core.utils import run_sync
+
+    client = manager.client()
+    client.start_channels()
+    try:
+        # until the kernel answers on every channel: output published before the client has
+        # subscribed would be lost, and the reset would wait for it in vain
+        run_sync(client.wait_for_ready)(timeout=120)
+        reply = run_sync(client.execute_interactive)(NEW_PAGE, timeout=120, store_history=False)
+        if reply["content"]["status"] != "ok":
+            raise ReportRenderError(f"the report kernel could not be reset: {reply['content']}")
+    finally:
+        client.stop_channels()
+
+
+def render_report(report: Report, given: Mapping[str, str], warehouse: Path, reports_dir: Path,
+                  kernel: Any = None) -> Path:
     """Check ``given`` against the warehouse (``ReportParameterError`` before any kernel starts),
     then render the report into the folder of the warehouse's as-of date."""
     from pipelines.settings import report_folder_name
@@ -133,6 +175,7 @@ def render_report(report: Report, given: Mapping[str, str], warehouse: Path, rep
         report_folder_name(as_of),
         stem=report.file_stem(params),
         title=report.title,
+        kernel=kernel,
     )
 
 
@@ -144,6 +187,7 @@ def render_notebook(
     *,
     stem: str | None = None,
     title: str | None = None,
+    kernel: Any = None,
 ) -> Path:
     """Execute ``notebooks/<name>.ipynb`` and write ``<reports_dir>/<as_of_date>/<stem>.html``.
 
@@ -187,13 +231,17 @@ def render_notebook(
     page = out_dir / f"{stem}.html"
     params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
 
+    if kernel is not None:
+        _reset_namespace(kernel)
+    # A kernel of its own unless the caller shares one (``kernel_session``).
+    own = {"kernel_manager_class": _local_kernel_manager()} if kernel is None else {"km": kernel}
     try:
         pm.execute_notebook(
             str(source),
             str(executed),
             parameters=params,
             kernel_name="python3",
-            kernel_manager_class=_local_kernel_manager(),
+            **own,
             cwd=str(REPO_ROOT),
             progress_bar=False,
             execution_timeout=600,
@@ -203,6 +251,9 @@ def render_notebook(
             f"Report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue} "
             f"(executed notebook with the traceback: {executed})"
         ) from exc
+    finally:
+        if kernel is not None:
+            kernel.close_clients()
 
     nb = nbformat.read(executed, as_version=4)
     title = f"{title or name.replace('_', ' ').capitalize()} — {as_of_date}"
@@ -274,6 +325,12 @@ def _local_kernel_manager() -> type:
         def _transport_default(self) -> str:
             return "ipc"
 
+        @default("ip")
+        def _ip_default(self) -> str:
+            # The sockets' path prefix. jupyter_client's default is relative, so kernel and client
+            # would meet only if both ran in one directory (the kernel runs in the repository root).
+            return os.path.join(tempfile.gettempdir(), f"defectflow-kernel-{uuid.uuid4().hex[:12]}-ipc")
+
         async def _async_interrupt_kernel(self) -> None:
             # jupyter_client interrupts the kernel before every shutdown; our kernel is idle
             # by then (the notebook ran to its end or failed), and an idle ipykernel answers
@@ -282,6 +339,18 @@ def _local_kernel_manager() -> type:
             if self.shutting_down:
                 return
             await super()._async_interrupt_kernel()
+
+        def client(self, **kwargs: Any) -> Any:
+            # A render on a shared kernel (kernel_session) leaves its client's channels open
+            # (nbclient closes them only with a kernel it started): close_clients() does.
+            made = super().client(**kwargs)
+            self.__dict__.setdefault("_clients", []).append(made)
+            return made
+
+        def close_clients(self) -> None:
+            for made in self.__dict__.pop("_clients", []):
+                if made.channels_running:
+                    made.stop_channels()
 
     return LocalKernelManager
 

@@ -4,7 +4,10 @@ Wired by hand rather than through GX's SQL datasource or dagster-ge: GX 1.x's
 SQL datasource over DuckDB (duckdb-engine) returns no rows and fails every
 expectation (great_expectations#11579), and dagster-ge pins GX < 1. So a suite
 reads the columns its expectations need from DuckDB into pandas and validates
-them with an in-memory (ephemeral) GX context, one per process.
+them with an in-memory (ephemeral) GX context, one per process. DuckDB first
+narrows, in one scan, to the rows that may break a rule (`_may_fail`): GX
+judges those, and a table of millions of good rows costs one scan, not a
+pandas copy of the table.
 
 Suites are data: a table, the columns that identify a row in a failure report,
 and rules, each a GX expectation with a short name and a severity. A failed
@@ -80,10 +83,18 @@ class Suite:
         return Rule(f"{', '.join(self.key)} unique", "ExpectColumnValuesToBeBetween",
                     {"column": KEY_COUNT, "min_value": 1, "max_value": 1})
 
-    # Identifiers in both statements come from the suite declarations in code, never from input.
-    def rows_sql(self) -> str:
+    # Identifiers in these statements come from the suite declarations in code, never from input.
+    def rows_sql(self) -> tuple[str, list[Any]]:
+        """The rows GX has to look at: only those that may break a rule (DuckDB narrows in one
+        scan, GX judges), so a suite over millions of good rows hands GX an empty frame."""
         columns = list(dict.fromkeys([*self.key, *(c for r in self.rules for c in r.columns)]))
-        return f"select {', '.join(_quote(c) for c in columns)} from {self.table}"
+        narrowed = [_may_fail(rule) for rule in self.rules]
+        where = " or ".join(f"({sql})" for sql, _ in narrowed)
+        return (f"select {', '.join(_quote(c) for c in columns)} from {self.table} where {where}",
+                [value for _, values in narrowed for value in values])
+
+    def count_sql(self) -> str:
+        return f"select count(*) from {self.table}"
 
     def duplicate_keys_sql(self) -> str:
         key = ", ".join(_quote(c) for c in self.key)
@@ -93,6 +104,28 @@ class Suite:
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def _may_fail(rule: Rule) -> tuple[str, list[Any]]:
+    """A predicate true for every row the rule's expectation could count as unexpected (GX
+    leaves NULLs to the not-null rules), with its bound values; `true` for an expectation this
+    does not know, which hands GX every row."""
+    kw = rule.kwargs
+    if rule.expectation == "ExpectColumnValuesToNotBeNull":
+        return f"{_quote(kw['column'])} is null", []
+    if rule.expectation == "ExpectColumnValuesToBeBetween" and not kw.get("strict_min"):
+        column, parts, values = _quote(kw["column"]), [], []
+        if kw.get("min_value") is not None:
+            parts.append(f"{column} < ?")
+            values.append(kw["min_value"])
+        if kw.get("max_value") is not None:
+            parts.append(f"{column} {'>=' if kw.get('strict_max') else '>'} ?")
+            values.append(kw["max_value"])
+        return " or ".join(parts) or "false", values
+    if rule.expectation == "ExpectColumnPairValuesAToBeGreaterThanB" and \
+            kw.get("ignore_row_if") == "either_value_is_missing":
+        return f"{_quote(kw['column_A'])} {'<' if kw.get('or_equal') else '<='} {_quote(kw['column_B'])}", []
+    return "true", []
 
 
 # -- rule constructors: each returns the rules for the columns it is given -------------------------
@@ -193,8 +226,8 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite) -> Outcome:
     outcome = Outcome(suite)
     failures: dict[str, RuleFailure] = {}
     if suite.rules:
-        for frame in _frames(con.execute(suite.rows_sql()), suite.chunked):
-            outcome.rows_checked += len(frame)
+        (outcome.rows_checked,) = con.execute(suite.count_sql()).fetchone()
+        for frame in _frames(con.execute(*suite.rows_sql()), suite.chunked):
             _validate(frame, suite.check_name, suite.rules, suite.key, failures)
     if suite.unique_key:
         for frame in _frames(con.execute(suite.duplicate_keys_sql()), suite.chunked):

@@ -17,13 +17,16 @@ from pipelines.synthetic.formats import ci, jira, pagerduty
 VENDOR_REPLACES = ("defects.csv", "defect_status_history.csv", "incidents.csv")
 
 
-def generate_vendor(out_dir: pathlib.Path, scale: float = 1.0, seed: int = 42) -> dict[str, int]:
+def generate_vendor(out_dir: pathlib.Path, scale: float = 1.0, seed: int = 42,
+                    tests_per_file: tuple[int, int] = ci.TESTS_PER_FILE) -> dict[str, int]:
     """The same data as `generate`, as the tools export it: Jira search JSON with changelog
     (defects, status history), PagerDuty incidents JSON, JUnit and Cobertura XML from CI,
     and canonical CSVs for what has no vendor writer (deployments, releases, commits).
+    `tests_per_file`: the range of tests per source file in the JUnit reports.
 
     Built from the canonical files, so a build of either folder gives the same marts.
     """
+    ci.check_tests_per_file(tests_per_file)
     out_dir = pathlib.Path(out_dir)
     counts = generate(out_dir, scale=scale, seed=seed)
     frames = {
@@ -31,8 +34,9 @@ def generate_vendor(out_dir: pathlib.Path, scale: float = 1.0, seed: int = 42) -
         for name in FILE_COLUMNS
     }
     written = {name: rows for name, rows in counts.items() if name not in VENDOR_REPLACES}
-    for writer in (jira, pagerduty, ci):
+    for writer in (jira, pagerduty):
         written.update(writer.write(frames, out_dir))
+    written.update(ci.write(frames, out_dir, tests_per_file))
     for name in VENDOR_REPLACES:
         (out_dir / name).unlink()
     return written

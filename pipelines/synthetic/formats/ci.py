@@ -40,10 +40,11 @@ import pandas as pd
 
 from pipelines.synthetic.arrays import STR, as_text, cat
 
-__all__ = ["RETENTION_DAYS", "SEED", "write"]
+__all__ = ["RETENTION_DAYS", "SEED", "TESTS_PER_FILE", "check_tests_per_file", "write"]
 
 SEED = 20260105
 RETENTION_DAYS = 14
+TESTS_PER_FILE = (4, 8)
 
 LAST = np.iinfo(np.int64).max  # sort position of a document's closing piece
 
@@ -184,9 +185,10 @@ def _sources(commits: pd.DataFrame, services: np.ndarray) -> pd.DataFrame:
 # --------------------------------------------------------------------------- JUnit
 
 
-def _catalog(rng: np.random.Generator, src: pd.DataFrame) -> pd.DataFrame:
-    """The tests of every source file: 4-8 distinct action/condition names, fixed for all releases."""
-    per_file = rng.integers(4, 9, len(src))
+def _catalog(rng: np.random.Generator, src: pd.DataFrame, per_file_range: tuple[int, int]) -> pd.DataFrame:
+    """The tests of every source file: `per_file_range` (4-8 by default) distinct action/condition
+    names, fixed for all releases."""
+    per_file = rng.integers(per_file_range[0], per_file_range[1] + 1, len(src))
     combos = len(ACTIONS) * len(CONDITIONS)
     chosen = np.argsort(rng.random((len(src), combos)), axis=1)
     file = np.repeat(np.arange(len(src)), per_file)
@@ -470,15 +472,28 @@ def _write_documents(out_dir: pathlib.Path, folder: str, runs: pd.DataFrame, pie
     return written
 
 
-def write(frames: dict[str, pd.DataFrame], out_dir: pathlib.Path) -> dict[str, int]:
-    """Write the CI exports below `out_dir`; return {relative file name: rows (test cases or source files)}."""
+def check_tests_per_file(tests_per_file: tuple[int, int]) -> None:
+    """A file's tests are distinct action/condition pairs: at most that many."""
+    low, high = tests_per_file
+    if not 1 <= low <= high <= len(ACTIONS) * len(CONDITIONS):
+        raise ValueError(f"tests per file {low}-{high}: expected 1 <= MIN <= MAX <= {len(ACTIONS) * len(CONDITIONS)}")
+
+
+def write(frames: dict[str, pd.DataFrame], out_dir: pathlib.Path,
+          tests_per_file: tuple[int, int] = TESTS_PER_FILE) -> dict[str, int]:
+    """Write the CI exports below `out_dir`; return {relative file name: rows (test cases or source files)}.
+
+    `tests_per_file`: how many tests each source file has (a range; at most one per
+    action/condition pair). The benchmark raises it to give a large organisation's test volume.
+    """
+    check_tests_per_file(tests_per_file)
     out_dir = pathlib.Path(out_dir)
     rng = np.random.default_rng(SEED)
     runs = _runs(frames["deployments"], rng)
     src = _sources(frames["commits"], runs["service"].unique())
     # A service with no source file in the commits gets no CI output.
     runs = runs[runs["service"].isin(src["service"])].reset_index(drop=True).assign(run=lambda r: r.index)
-    tests = _catalog(rng, src)
+    tests = _catalog(rng, src, tests_per_file)
     cases = _cases(rng, runs, src, tests, frames["defects"])
     written = _write_documents(out_dir, "junit", runs, _junit_pieces(rng, runs, cases),
                                cases.groupby("run").size())

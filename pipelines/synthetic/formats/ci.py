@@ -45,6 +45,7 @@ __all__ = ["RETENTION_DAYS", "SEED", "TESTS_PER_FILE", "check_tests_per_file", "
 SEED = 20260105
 RETENTION_DAYS = 14
 TESTS_PER_FILE = (4, 8)
+RUNS_PER_BATCH = 2_000
 
 LAST = np.iinfo(np.int64).max  # sort position of a document's closing piece
 
@@ -494,9 +495,13 @@ def write(frames: dict[str, pd.DataFrame], out_dir: pathlib.Path,
     # A service with no source file in the commits gets no CI output.
     runs = runs[runs["service"].isin(src["service"])].reset_index(drop=True).assign(run=lambda r: r.index)
     tests = _catalog(rng, src, tests_per_file)
-    cases = _cases(rng, runs, src, tests, frames["defects"])
-    written = _write_documents(out_dir, "junit", runs, _junit_pieces(rng, runs, cases),
-                               cases.groupby("run").size())
+    written: dict[str, int] = {}
+    # In batches of runs: a million defects' 5 million test cases at once would not fit in memory.
+    for start in range(0, len(runs), RUNS_PER_BATCH):
+        batch = runs.iloc[start:start + RUNS_PER_BATCH].reset_index(drop=True).assign(run=lambda r: r.index)
+        cases = _cases(rng, batch, src, tests, frames["defects"])
+        written |= _write_documents(out_dir, "junit", batch, _junit_pieces(rng, batch, cases),
+                                    cases.groupby("run").size())
     coverage_files = runs.merge(src, on="service").groupby("run").size()
     written |= _write_documents(out_dir, "coverage", runs, _coverage_pieces(rng, runs, src), coverage_files)
     return dict(sorted(written.items()))

@@ -16,10 +16,12 @@ reported on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -32,6 +34,7 @@ from pipelines.defs.ingest.manifest import (
     file_sha256,
     forget,
     git_fingerprint,
+    insert_rows,
     known_files,
     prepare,
     record,
@@ -54,52 +57,48 @@ BATCH_ROWS = 200_000
 BATCH_FILES = 500
 
 
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: tuple[tuple[str, str], ...],
+           rows: Sequence[tuple[Any, ...]]) -> None:
+    """A policy table, created anew with its rows."""
+    # SQL text: table, column names and types from the fixed lists of _write_policy; values are bound.
+    con.execute("create or replace table raw." + name + " (" + ", ".join(f"{c} {t}" for c, t in columns) + ")")
+    insert_rows(con, "raw." + name, [t for _, t in columns], rows)
+
+
 def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetime, policy_sha: str,
                   exports_dir: Path) -> None:
-    con.execute("create or replace table raw.policy_vocabulary "
-                "(source varchar, vocabulary varchar, name varchar, canonical varchar)")
-    con.executemany("insert into raw.policy_vocabulary values (?, ?, ?, ?)", policy.vocabulary_rows())
+    _table(con, "policy_vocabulary", (("source", "varchar"), ("vocabulary", "varchar"), ("name", "varchar"),
+                                      ("canonical", "varchar")), policy.vocabulary_rows())
     vocabularies = vocabulary_tables()
-    con.execute("create or replace table raw.policy_environments "
-                "(environment varchar, rank integer, is_pre_release boolean)")
-    con.executemany("insert into raw.policy_environments values (?, ?, ?)", vocabularies.environments)
-    con.execute("create or replace table raw.policy_statuses (status varchar, is_open boolean)")
-    con.executemany("insert into raw.policy_statuses values (?, ?)", vocabularies.statuses)
-    con.execute("create or replace table raw.policy_severities "
-                "(severity varchar, rank integer, priority_factor double)")
-    con.executemany("insert into raw.policy_severities values (?, ?, ?)", vocabularies.severities)
-    con.execute("create or replace table raw.policy_postmortem_severities (severity varchar)")
-    if policy.postmortem_severities:
-        con.executemany("insert into raw.policy_postmortem_severities values (?)",
-                        [(severity,) for severity in policy.postmortem_severities])
-    con.execute("create or replace table raw.policy_sources (source varchar, default_environment varchar)")
-    con.executemany("insert into raw.policy_sources values (?, ?)",
-                    [(name, policy.source(name).default_environment) for name in SOURCES])
+    _table(con, "policy_environments", (("environment", "varchar"), ("rank", "integer"),
+                                        ("is_pre_release", "boolean")), vocabularies.environments)
+    _table(con, "policy_statuses", (("status", "varchar"), ("is_open", "boolean")), vocabularies.statuses)
+    _table(con, "policy_severities", (("severity", "varchar"), ("rank", "integer"), ("priority_factor", "double")),
+           vocabularies.severities)
+    _table(con, "policy_postmortem_severities", (("severity", "varchar"),),
+           [(severity,) for severity in policy.postmortem_severities])
+    _table(con, "policy_sources", (("source", "varchar"), ("default_environment", "varchar")),
+           [(name, policy.source(name).default_environment) for name in SOURCES])
     weights = policy.priority_weights
     con.execute(
         "create or replace table raw.policy_priority_weights as select ?::double as severity, "
         "?::double as recurrence, ?::double as users, ?::double as no_workaround",
         [weights.severity, weights.recurrence, weights.users, weights.no_workaround],
     )
-    con.execute("create or replace table raw.policy_gate_rules "
-                "(environment varchar, rule varchar, severity varchar, max_open bigint)")
     # one GATE row per environment, so a gate with no severity rules still gets its rows
     gate_rows = [(env, "GATE", None, None) for env in policy.gates]
     gate_rows += [(env, "BLOCKING_SEVERITY_OPEN", sev, None)
                   for env, gate in policy.gates.items() for sev in gate.blocking_severities]
     gate_rows += [(env, "MAX_OPEN", sev, limit)
                   for env, gate in policy.gates.items() for sev, limit in gate.max_open.items()]
-    if gate_rows:
-        con.executemany("insert into raw.policy_gate_rules values (?, ?, ?, ?)", gate_rows)
+    _table(con, "policy_gate_rules", (("environment", "varchar"), ("rule", "varchar"), ("severity", "varchar"),
+                                      ("max_open", "bigint")), gate_rows)
     con.execute("create or replace table raw.policy_gate_settings as select ?::boolean as freeze_intake, "
                 "?::varchar as freeze_bar", [policy.freeze_intake, ";".join(policy.freeze_bar)])
-    con.execute("create or replace table raw.policy_waivers (rule varchar, service varchar, release varchar, "
-                "approver varchar, reason varchar, expires_at timestamptz)")
-    if policy.waivers:
-        con.executemany("insert into raw.policy_waivers values (?, ?, ?, ?, ?, ?)",
-                        [(w.rule, w.service, w.release, w.approver, w.reason, w.expires_at) for w in policy.waivers])
-    con.execute("create or replace table raw.policy_sla (severity varchar, sla_hours double)")
-    con.executemany("insert into raw.policy_sla values (?, ?)", sorted(policy.sla_hours.items()))
+    _table(con, "policy_waivers", (("rule", "varchar"), ("service", "varchar"), ("release", "varchar"),
+                                   ("approver", "varchar"), ("reason", "varchar"), ("expires_at", "timestamptz")),
+           [(w.rule, w.service, w.release, w.approver, w.reason, w.expires_at) for w in policy.waivers])
+    _table(con, "policy_sla", (("severity", "varchar"), ("sla_hours", "double")), sorted(policy.sla_hours.items()))
     con.execute(
         "create or replace table raw.policy_settings as select "
         "?::double as attribution_window_hours, ?::double as escape_rate_rca_threshold, "
@@ -123,18 +122,11 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
             policy.candidates_per_defect,
         ],
     )
-    con.execute("create or replace table raw.policy_production_branches (branch varchar)")
-    con.executemany("insert into raw.policy_production_branches values (?)",
-                    [(b,) for b in policy.production_branches])
-    con.execute("create or replace table raw.policy_components "
-                "(component varchar, path_glob varchar, path_regex varchar)")
-    component_rows = [(name, glob, glob_regex(glob)) for name, globs in policy.components.items() for glob in globs]
-    if component_rows:
-        con.executemany("insert into raw.policy_components values (?, ?, ?)", component_rows)
-    con.execute("create or replace table raw.policy_coverage_exclude (path_glob varchar, path_regex varchar)")
-    if policy.coverage_exclude:
-        con.executemany("insert into raw.policy_coverage_exclude values (?, ?)",
-                        [(glob, glob_regex(glob)) for glob in policy.coverage_exclude])
+    _table(con, "policy_production_branches", (("branch", "varchar"),), [(b,) for b in policy.production_branches])
+    _table(con, "policy_components", (("component", "varchar"), ("path_glob", "varchar"), ("path_regex", "varchar")),
+           [(name, glob, glob_regex(glob)) for name, globs in policy.components.items() for glob in globs])
+    _table(con, "policy_coverage_exclude", (("path_glob", "varchar"), ("path_regex", "varchar")),
+           [(glob, glob_regex(glob)) for glob in policy.coverage_exclude])
     con.execute(
         "create or replace table raw.build_info as select ?::timestamptz as as_of, "
         "?::timestamptz as built_at, ?::varchar as policy_sha256, ?::varchar as exports_dir",

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -137,24 +139,22 @@ def forget(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
             con.execute(sql, [sources])
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, types: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows into a table in one statement, each column bound as a list (executemany runs one per row)."""
+    if rows:
+        # SQL text: the caller's fixed table name and column types; the values are bound.
+        con.execute("insert into " + table + " select " + ", ".join(f"unnest(?::{t}[])" for t in types),
+                    [list(column) for column in zip(*rows, strict=True)])
+
+
 def record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], files: list[FileState]) -> None:
     """The reports and the state of the files read in this build, each table in one statement."""
     sha = {f.source: f.sha for f in files}
-    # Lists of values bound as arrays: one statement, however many files (executemany runs one per row).
-    con.execute(
-        "insert into raw.load_report select unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::varchar[]), "
-        "unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::bigint[]), unnest(?::bigint[]), "
-        "unnest(?::bigint[]), unnest(?::bigint[]), unnest(?::varchar[])",
-        [[r.source_file for r in reports], [r.entity for r in reports], [r.format for r in reports],
-         [sha[r.source_file] for r in reports], [r.status for r in reports], [r.rows_read for r in reports],
-         [r.rows_loaded for r in reports], [r.rows_quarantined for r in reports],
-         [r.naive_timestamps for r in reports], [r.message for r in reports]],
-    )
-    con.execute(
-        "insert into raw.ingested_files select unnest(?::varchar[]), unnest(?::varchar[]), unnest(?::bigint[]), "
-        "unnest(?::bigint[])",
-        [[f.source for f in files], [f.sha for f in files], [f.size for f in files], [f.mtime_ns for f in files]],
-    )
+    insert_rows(con, "raw.load_report", [*["varchar"] * 5, *["bigint"] * 4, "varchar"], [
+        (r.source_file, r.entity, r.format, sha[r.source_file], r.status, r.rows_read, r.rows_loaded,
+         r.rows_quarantined, r.naive_timestamps, r.message) for r in reports])
+    insert_rows(con, "raw.ingested_files", ["varchar", "varchar", "bigint", "bigint"],
+                [(f.source, f.sha, f.size, f.mtime_ns) for f in files])
 
 
 def recorded_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:

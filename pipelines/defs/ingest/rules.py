@@ -164,19 +164,21 @@ def check_and_insert(
         typed as (
             select source_file, source_row, _df_reason, _df_naive, {typed} from checked
         ),
+        -- the window over the key and row number alone, joined back: a window over
+        -- the whole rows would move every text column through its sort
         keyed as (
-            select typed.*,
+            select source_file, source_row,
                 min(source_row) filter (where _df_reason is null)
                     over (partition by source_file, {key}) as _df_first_row
             from typed
         )
-        select keyed.* replace (
+        select typed.* replace (
             coalesce(_df_reason,
                 case when source_row > _df_first_row
                      then 'duplicate key ({key}) of row ' || _df_first_row || ' in the same file' end
             ) as _df_reason
         )
-        from keyed
+        from typed inner join keyed using (source_file, source_row)
         """,
         {"tz": tz},
     )

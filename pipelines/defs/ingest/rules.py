@@ -160,27 +160,27 @@ def check_and_insert(
         checked as (
             select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as _df_reason, {naive} as _df_naive
             from parsed
-        ),
-        typed as (
-            select source_file, source_row, _df_reason, _df_naive, {typed} from checked
-        ),
-        -- the window over the key and row number alone, joined back: a window over
-        -- the whole rows would move every text column through its sort
-        keyed as (
-            select source_file, source_row,
-                min(source_row) filter (where _df_reason is null)
-                    over (partition by source_file, {key}) as _df_first_row
-            from typed
         )
-        select typed.* replace (
-            coalesce(_df_reason,
-                case when source_row > _df_first_row
-                     then 'duplicate key ({key}) of row ' || _df_first_row || ' in the same file' end
-            ) as _df_reason
-        )
-        from typed inner join keyed using (source_file, source_row)
+        select source_file, source_row, _df_reason, _df_naive, {typed} from checked
         """,
         {"tz": tz},
+    )
+    # A key seen again among a file's valid rows: the later rows are quarantined. Grouped
+    # apart and applied as an update: repeats are rare, and a window over the whole rows
+    # (or a join of them with themselves) cost as much as all the checks together.
+    same_key = " and ".join(f"c.{k} is not distinct from d.{k}" for k in entity.key)
+    con.execute(
+        f"""
+        update _checked as c
+        set _df_reason = 'duplicate key ({key}) of row ' || d._df_first_row || ' in the same file'
+        from (
+            select source_file, {key}, min(source_row) as _df_first_row
+            from _checked where _df_reason is null
+            group by source_file, {key} having count(*) > 1
+        ) as d
+        where c._df_reason is null and c.source_file = d.source_file and {same_key}
+            and c.source_row > d._df_first_row
+        """
     )
     columns = ", ".join(entity.column_names)
     con.execute(

@@ -86,5 +86,7 @@ def tfidf_vectors(con: duckdb.DuckDBPyConnection, documents: duckdb.DuckDBPyRela
         con.execute("reset variable dupes_stop_words")
     n_terms = int(entries["col"].max()) + 1 if len(entries["col"]) else 0
     counts = sp.csr_matrix((entries.pop("tf"), (entries.pop("doc"), entries.pop("col"))), shape=(n, n_terms))
+    if n_terms == 0:
+        return counts
     # fitted and applied in place, in float32: at a million reports a float64 copy is a gigabyte
     return TfidfTransformer(sublinear_tf=True).fit(counts).transform(counts, copy=False)

@@ -69,9 +69,9 @@ def pick(
     names: Mapping[str, str] | None = None,
 ) -> str | None:
     """The first non-empty value among `paths` (see `SourceMapping.fields`)."""
-    labels = labels if isinstance(labels, list) else list(labels)  # read once per label path
     for path in paths:
         if path.startswith("label:"):
+            labels = labels if isinstance(labels, list) else list(labels)  # an iterator is read once
             value = label_value(labels, path[len("label:"):])
         else:
             value = readable(resolve(record, path, names))

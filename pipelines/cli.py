@@ -19,8 +19,10 @@ from pipelines.warehouse import (
     DEFAULT_WAREHOUSE,
     PROJECT_ROOT,
     WAREHOUSE_ENV,
+    WarehouseBusy,
     building_path,
     environment_variable,
+    refuse_if_busy,
     warehouse_path,
 )
 
@@ -115,6 +117,10 @@ def run_build(
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
     warehouse.parent.mkdir(parents=True, exist_ok=True)  # the build log goes beside it from the start
+    try:
+        refuse_if_busy(warehouse)
+    except WarehouseBusy as busy:
+        raise BuildFailed(str(busy)) from None
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")

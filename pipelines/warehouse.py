@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 
@@ -87,6 +88,33 @@ class BuildCopy:
             os.replace(self.path, self.warehouse)
 
 
+def _lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
+def _take_lock(warehouse: Path) -> TextIO:
+    """The open lock file, holding the single-writer lock until it is closed; WarehouseBusy,
+    naming the holder, while another build holds it."""
+    lock = _lock_path(warehouse).open("a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown process"
+        lock.close()
+        raise WarehouseBusy(
+            f"another build is writing {warehouse} ({holder}); wait for it to finish and run again"
+        ) from None
+    return lock
+
+
+def refuse_if_busy(warehouse: Path) -> None:
+    """WarehouseBusy now if another build holds the warehouse, so a build that will be refused
+    says so before it parses the dbt project. Only a fail-fast: `build_copy` takes the lock."""
+    if _lock_path(warehouse).exists():
+        _take_lock(warehouse).close()
+
+
 @contextmanager
 def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     """Hold the single-writer lock and a copy of the warehouse to build into.
@@ -99,17 +127,8 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     the way out, and a killed build's leftover copy by the next build.
     """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = warehouse.with_name(warehouse.name + ".lock")
-    lock = lock_path.open("a+")
+    lock = _take_lock(warehouse)
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "unknown process"
-            raise WarehouseBusy(
-                f"another build is writing {warehouse} ({holder}); wait for it to finish and run again"
-            ) from None
         lock.seek(0)
         lock.truncate()
         lock.write(f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")

@@ -1,3 +1,5 @@
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,36 @@ def tiny_build(tmp_path_factory):
         exports=TINY, warehouse=out / "w.duckdb", reports=out / "reports", policy=None, as_of_text=TINY_AS_OF
     )
     return result
+
+
+@dataclass(frozen=True)
+class Modelled:
+    """A warehouse ingested and modelled by dbt, and what its ingest reported."""
+
+    warehouse: Path
+    rejected_files: int
+    quarantined_rows: int
+
+
+def modelled_warehouse(exports: Path, out: Path, policy: Path | None, as_of_text: str) -> Modelled:
+    """What a build's ingest and `dbt run` leave in `out`/w.duckdb: every dbt model, none of the
+    build's checks, reports or history. For tests of what the marts hold; a full build
+    (`tiny_build`, tests/test_e2e_demo.py) costs several times as much and tests the build itself."""
+    from pipelines.defs.ingest.loader import load_exports
+    from pipelines.duplicates.evaluation import run_dbt
+    from pipelines.policy import load_policy
+    from pipelines.settings import parse_as_of
+    from pipelines.warehouse import connect
+
+    out.mkdir(parents=True, exist_ok=True)
+    warehouse = out / "w.duckdb"
+    with connect(warehouse) as con:
+        summary = load_exports(con, exports, load_policy(policy), parse_as_of(as_of_text))
+    try:
+        run_dbt(warehouse, out / "dbt-target", [])
+    except subprocess.CalledProcessError as failed:
+        pytest.fail(f"dbt run failed on {exports}:\n{failed.stdout[-3000:]}")
+    return Modelled(warehouse, len(summary.rejected_files), summary.rows_quarantined)
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,7 @@ import json
 import pytest
 
 from pipelines.cli import main
+from tests.conftest import TINY, TINY_AS_OF, modelled_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -70,9 +71,6 @@ def waived_build(tmp_path_factory):
     """The tiny fixture plus a waivers.csv: one waiver for pay 1.0, one row without an approver."""
     import shutil
 
-    from pipelines.cli import run_build
-    from tests.conftest import TINY, TINY_AS_OF
-
     out = tmp_path_factory.mktemp("waived")
     exports = out / "exports"
     shutil.copytree(TINY, exports)
@@ -82,8 +80,7 @@ def waived_build(tmp_path_factory):
         "STOP_THE_LINE,web,2.0,,nobody approved this,2099-12-31T00:00:00Z\n",
         encoding="utf-8",
     )
-    return run_build(exports=exports, warehouse=out / "w.duckdb", reports=out / "reports", policy=None,
-                     as_of_text=TINY_AS_OF)
+    return modelled_warehouse(exports, out, policy=None, as_of_text=TINY_AS_OF)
 
 
 def test_waivers_csv_waives_a_rule_and_names_the_approver(waived_build, capsys):
@@ -120,8 +117,6 @@ def rules_build(tmp_path_factory):
       FREEZE_INTAKE [E3]; E4 (S3, fixed in r2) was resolved 03-19, before it; E5 (S2, fixed in r2,
       resolved 03-23) is above the freeze bar. r1, the previous release, escaped nothing -> no RCA rule.
     """
-    from pipelines.cli import run_build
-
     out = tmp_path_factory.mktemp("rules")
     exports = out / "exports"
     exports.mkdir()
@@ -143,8 +138,7 @@ def rules_build(tmp_path_factory):
         "gates:\n"
         "  staging: {blocking_severities: [S1], max_open: {}}\n"
         "  production: {blocking_severities: [S1, S2], max_open: {S3: 1}}\n", encoding="utf-8")
-    return run_build(exports=exports, warehouse=out / "w.duckdb", reports=out / "reports", policy=policy,
-                     as_of_text="2026-03-31T00:00:00Z")
+    return modelled_warehouse(exports, out, policy=policy, as_of_text="2026-03-31T00:00:00Z")
 
 
 def test_open_defects_over_the_tolerance_hold_production_only(rules_build, capsys):

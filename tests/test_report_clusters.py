@@ -29,7 +29,7 @@ from plotly.offline import get_plotlyjs
 
 from pipelines.reporting import REPORTS, catalog, clusters, fragments, queries, render
 from pipelines.warehouse import DEFAULT_WAREHOUSE, PROJECT_ROOT, WAREHOUSE_ENV
-from tests.conftest import ROOT
+from tests.conftest import ROOT, modelled_warehouse
 
 EVIL = "<script>alert(1)</script>"
 EVIL_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -445,20 +445,17 @@ def test_render_clusters_report_and_open_it_in_chromium(warehouse: Path, tmp_pat
 
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory) -> Path:
-    """The demo warehouse (`defectflow demo`'s data and as-of), built here, or the one
-    ``DEFECTFLOW_TEST_DEMO_WAREHOUSE`` names (to iterate without the minute-long build)."""
+    """The demo's marts (`defectflow demo`'s data and as-of), ingested and modelled here, or the
+    warehouse ``DEFECTFLOW_TEST_DEMO_WAREHOUSE`` names (to iterate without waiting for dbt)."""
     import os
 
-    from pipelines.cli import run_build
     from pipelines.synthetic import SAMPLE_AS_OF
 
     existing = os.environ.get("DEFECTFLOW_TEST_DEMO_WAREHOUSE")
     if existing:
         return Path(existing)
-    out = tmp_path_factory.mktemp("demo")
-    return run_build(
-        exports=ROOT / "data" / "sample", warehouse=out / "w.duckdb", reports=out / "reports", policy=None,
-        as_of_text=SAMPLE_AS_OF,
+    return modelled_warehouse(
+        ROOT / "data" / "sample", tmp_path_factory.mktemp("demo"), policy=None, as_of_text=SAMPLE_AS_OF
     ).warehouse
 
 

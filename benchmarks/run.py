@@ -96,6 +96,7 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
             capture_output=True, text=True,
         )
     printed = (proc.stderr + proc.stdout).splitlines()
+    warehouse.with_name(f"{name}.console.txt").write_text("\n".join(printed) + "\n", encoding="utf-8")
     if proc.returncode not in (0, 3):
         sys.exit(f"{name} of {folder} failed (exit {proc.returncode}):\n" + "\n".join(printed[-40:]))
     return printed
@@ -256,7 +257,10 @@ def main() -> None:
         stages += found
         full = next(s for s in found if s.stage == "full_build")
         print(f"[{defects:,}] full build {full.wall_s:.1f} s, peak {full.peak_rss_mb:,.0f} MiB", flush=True)
-    out = Path(args.out)
+        write_results(stages, lines, Path(args.out))  # after every scale: a long run's figures survive a stop
+
+
+def write_results(stages: list[Stage], lines: dict[int, int], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(
         [{k: v for k, v in vars(s).items() if k != "runs"} for s in stages], indent=1) + "\n", encoding="utf-8")
     plot(stages, out / "results.html")
@@ -264,7 +268,7 @@ def main() -> None:
         write_section("build", markdown(stages, lines))
     else:
         (out / "RESULTS.md").write_text(markdown(stages, lines) + "\n", encoding="utf-8")
-    print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md")
+    print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md", flush=True)
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ bounds as (
 -- Days on which anything in a row can change: the environment's own changes
 -- and production's (for its lag), each running until the next one.
 breakpoints as (
-    select
+    select distinct
         b.environment,
         b.service,
         c.day,
@@ -218,20 +218,8 @@ breakpoints as (
     from bounds as b
     inner join change_days as c
         on
-            b.environment = c.environment
-            and b.service = c.service
-            and c.day between b.first_day and b.last_day
-    union
-    select
-        b.environment,
-        b.service,
-        c.day,
-        b.last_day
-    from bounds as b
-    inner join change_days as c
-        on
-            c.environment = 'production'
-            and b.service = c.service
+            b.service = c.service
+            and c.environment in (b.environment, 'production')
             and c.day between b.first_day and b.last_day
     union
     select

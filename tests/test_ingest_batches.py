@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import psutil
 import pytest
 
 from pipelines import progress
@@ -174,3 +178,32 @@ def test_a_document_type_declaration_without_entities_still_loads(tmp_path):
         rows = con.execute("select source_file, name, status from raw.test_cases order by all").fetchall()
     assert rows == [(str(folder / "doctype.xml"), "a", "passed"), (str(folder / "doctype.xml"), "b", "failed"),
                     (str(folder / "plain.xml"), "a", "passed"), (str(folder / "plain.xml"), "b", "failed")]
+
+
+POOL_THEN_WAIT = """
+import multiprocessing, os, time
+from concurrent.futures import ProcessPoolExecutor
+from pipelines.defs.ingest import workers
+from pipelines.policy import load_policy
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=workers._start_worker, initargs=(load_policy(), os.getpid()))
+    futures = [pool.submit(time.sleep, 60) for _ in range(2)]
+    print(" ".join(str(pid) for pid in pool._processes), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_workers_end_with_a_killed_build(tmp_path):
+    script = tmp_path / "pool.py"
+    script.write_text(POOL_THEN_WAIT, encoding="utf-8")
+    build = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    pids = [int(pid) for pid in build.stdout.readline().split()]
+    assert len(pids) == 2 and all(psutil.pid_exists(pid) for pid in pids)
+    build.kill()  # as the kernel's OOM killer would, maybe before the workers started: no clean-up
+    build.wait()
+    deadline = time.monotonic() + 10 * workers.ORPHAN_CHECK_SECONDS
+    while any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids):
+        assert time.monotonic() < deadline, "worker processes outlived the build"
+        time.sleep(0.1)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
@@ -26,6 +28,7 @@ PARALLEL_FROM_BYTES = 16 * 2**20  # less than this to parse: read in this proces
 TASK_BYTES = 4 * 2**20  # small files share a task up to this size ...
 TASK_FILES = 128  # ... or this many files
 AHEAD = 2  # tasks given out per worker
+ORPHAN_CHECK_SECONDS = 1.0
 
 
 Task = list[FileState]
@@ -33,9 +36,19 @@ Task = list[FileState]
 _policy: Policy | None = None  # a worker's policy, sent once when the worker starts
 
 
-def _start_worker(policy: Policy) -> None:
+def _start_worker(policy: Policy, build: int) -> None:
+    """Set the worker up: `build` is the build process's id (not read here: it may be gone already)."""
     global _policy
     _policy = policy
+    threading.Thread(target=_exit_with, args=(build,), name="defectflow-orphan-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once the build's process is gone: killed outright (out of memory, kill -9),
+    it cleans nothing up, and the worker would sit on its rows forever."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _read_task(task: Task) -> list[tuple[FileState, Read]]:
@@ -70,7 +83,7 @@ def read_files(files: list[FileState], policy: Policy, workers: int | None = Non
     # spawn, not fork: the build's process has DuckDB's threads running, and a forked
     # child inherits their locks in whatever state they were.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_start_worker, initargs=(policy,))
+                               initializer=_start_worker, initargs=(policy, os.getpid()))
     queue = sorted(groups, key=lambda task: sum(f.size for f in task), reverse=True)
     running: set[Future[list[tuple[FileState, Read]]]] = set()
     try:

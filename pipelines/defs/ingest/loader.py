@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from pipelines import progress
+from pipelines.defs.ingest.crossfile import judge
 from pipelines.defs.ingest.detect import CanonicalCsv
 from pipelines.defs.ingest.loading import load_batch, load_csv
 from pipelines.defs.ingest.manifest import (
@@ -274,6 +275,7 @@ def load_exports(
         reports += _load_git(con, git_repo, policy.default_timezone)
     with progress.stage("ingest bookkeeping"):
         record(con, reports, plan.reread)
+        judge(con)
     if removed:
         log.info("  %d file(s) gone from the folder since the last build: their rows were removed", len(removed))
     reread = [f.source for f in plan.reread]

@@ -16,6 +16,8 @@ import pandas as pd
 
 from pipelines.defs.ingest.canonical import ENTITIES, Entity
 from pipelines.defs.ingest.detect import CanonicalCsv
+from pipelines.defs.ingest.facts import FACTS
+from pipelines.defs.ingest.manifest import insert_rows
 from pipelines.defs.ingest.readers import REASON, EntityRows, ParsedFile
 from pipelines.defs.ingest.report import FileReport
 from pipelines.defs.ingest.rules import Counts, check_and_insert, csv_row_numbers
@@ -102,6 +104,7 @@ def load_batch(con: duckdb.DuckDBPyConnection, files: list[tuple[str, ParsedFile
     for name, parts in by_entity.items():
         inserted = _insert(con, ENTITIES[name], parts, system, tz)
         counts.update({(source, name): found for source, found in inserted.items()})
+    _insert_facts(con, files)
     reports = []
     for source, parsed in files:
         notes = "; ".join(parsed.notes)
@@ -139,6 +142,13 @@ def _insert(con: duckdb.DuckDBPyConnection, entity: Entity, parts: list[tuple[st
                                 extra_reason=REASON in names)
     finally:
         con.execute("drop table _src")
+
+
+def _insert_facts(con: duckdb.DuckDBPyConnection, files: list[tuple[str, ParsedFile]]) -> None:
+    """The batch's facts, one statement per fact table."""
+    for table in FACTS.values():
+        rows = [(source, *fact) for source, parsed in files for fact in parsed.facts.get(table.name, [])]
+        insert_rows(con, "raw." + table.name, ["varchar", *(sql_type for _, sql_type in table.columns)], rows)
 
 
 def _column(parts: list[tuple[str, EntityRows]], name: str) -> list[str | None]:

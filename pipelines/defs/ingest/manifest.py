@@ -2,7 +2,8 @@
 
 `raw.ingested_files` keeps each file's path, SHA-256, size and modification
 time, `raw.load_report` its reports, and `raw.ingest_state` the loader version
-and policy the raw tables were loaded with. Everything here reads or writes
+and policy the raw tables were loaded with, and the `crossfile.FACTS` tables
+what each file says for the build-wide judgements. Everything here reads or writes
 those bookkeeping tables; deciding what to re-read is the orchestration's
 (`loader.py`).
 """
@@ -19,11 +20,12 @@ from typing import Any
 import duckdb
 
 from pipelines.defs.ingest.canonical import ENTITIES
+from pipelines.defs.ingest.facts import FACTS, create_sql
 from pipelines.defs.ingest.report import FileReport
 from pipelines.defs.ingest.rules import SQL_TYPES
 
 # Bump when the raw tables or what an adapter emits change: the next build re-reads everything.
-LOADER_VERSION = "4"
+LOADER_VERSION = "5"
 
 _BOOKKEEPING = """
 create schema if not exists raw;
@@ -39,11 +41,11 @@ create or replace table raw.ingested_files (
     source_file varchar primary key, content_sha256 varchar, size_bytes bigint, mtime_ns bigint
 );
 create or replace table raw.ingest_state (state_key varchar);
-"""
+""" + create_sql()
 
 # Table names from the fixed entity and bookkeeping lists; the file names are a bound list.
 _FORGET_SQL = tuple("delete from raw." + name + " where source_file in (select unnest(?::varchar[]))"
-                    for name in (*ENTITIES, "quarantine", "load_report", "ingested_files"))
+                    for name in (*ENTITIES, *FACTS, "quarantine", "load_report", "ingested_files"))
 
 
 def policy_fingerprint(text: str) -> str:

@@ -14,7 +14,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ class ParsedFile:
     source_system: str  # the adapter's SOURCE
     tables: list[EntityRows]  # in the adapter's order; the first carries the notes
     notes: list[str]
+    facts: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # Parsed.facts
 
 
 # What reading one file gives: nothing to load (rejected or skipped), a CSV for DuckDB, or rows.
@@ -121,7 +122,7 @@ def read_file(path: Path, policy: Policy, sha: str) -> Read:
         log.debug("adapter %s failed on %s", fmt, source, exc_info=True)
         return FileReport(source, None, fmt, "rejected",
                           message=f"the {fmt} adapter could not read it: {type(exc).__name__}: {exc}")
-    return ParsedFile(fmt, adapter.SOURCE, tables, list(parsed.notes))
+    return ParsedFile(fmt, adapter.SOURCE, tables, list(parsed.notes), parsed.facts)
 
 
 def read_git_history(repo: Path) -> Read:
@@ -131,4 +132,4 @@ def read_git_history(repo: Path) -> Read:
     except FormatError as exc:
         return FileReport(f"git:{repo}", None, "git log", "rejected", message=str(exc))
     return ParsedFile("git log", "git", [entity_rows(name, rows) for name, rows in parsed.tables.items()],
-                      list(parsed.notes))
+                      list(parsed.notes), parsed.facts)

@@ -16,6 +16,11 @@ as text, timestamps as ISO-8601 text, naive when the source has no offset).
 Validation, typing and quarantine happen once, in the loader, the same for
 every format. A row may carry `_reason`: the loader quarantines it with that
 reason (e.g. a deployment that has not finished).
+
+Some things only the whole build can judge (is every page of a Jira search
+there? which category does a status name have?): an adapter states what the
+file says about them as `facts`, kept per file like its rows and judged over
+every file after loading (`crossfile.py`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class ParseContext:
 class Parsed:
     tables: dict[str, list[Row]]  # entity name -> rows, in file order
     notes: list[str] = field(default_factory=list)  # shown in the load report, e.g. "15 pull requests skipped"
+    facts: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # crossfile.FACTS table -> rows
 
 
 class FormatError(ValueError):

@@ -3,6 +3,12 @@
 One issue becomes one defect; the `status` items of its changelog become its
 status history; every `issuelinks` entry becomes a defect link. Raw values are
 kept (localised status names included): staging maps them with the policy.
+
+A search comes in pages, one file each, so two things are left to the build
+(`crossfile.py`), which sees every page: whether the pages cover the search
+(each page's `startAt`, issue count and `total` are its facts), and the
+category of each status name in the history (the `statusCategory` of every
+status object in the file, counted, are its facts).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import instant, join_list, pick, readable
 from pipelines.defs.ingest.canonical import DEFECTS
+from pipelines.defs.ingest.facts import JIRA_PAGES, JIRA_STATUS_CATEGORIES
 
 NAME = "jira json"
 SOURCE = "jira"
@@ -87,13 +94,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _status_categories(issues: list[Any]) -> dict[str, str]:
-    """Status name -> statusCategory key, from every status object in the file.
+def _status_categories(issues: list[Any]) -> list[tuple[str, str, int]]:
+    """(status name, statusCategory key, times seen) over every status object in the file.
 
-    Issues, subtasks, parents and linked issues all carry status objects. A
-    name seen with different categories takes the one seen most often.
+    Issues, subtasks, parents and linked issues all carry status objects; the
+    build decides a name's category from the counts of every file.
     """
-    votes: dict[str, Counter[str]] = {}
+    votes: Counter[tuple[str, str]] = Counter()
     # A walk of millions of nodes: only objects and arrays go on the stack (a parsed JSON
     # document has no other containers), pushed in a plain loop (no generator per node).
     stack: list[Any] = [issue for issue in issues if isinstance(issue, _CONTAINERS)]
@@ -103,7 +110,7 @@ def _status_categories(issues: list[Any]) -> dict[str, str]:
         if isinstance(node, dict):
             category = node.get("statusCategory")
             if isinstance(category, dict) and node.get("name") and category.get("key"):
-                votes.setdefault(str(node["name"]), Counter())[str(category["key"])] += 1
+                votes[str(node["name"]), str(category["key"])] += 1
             for key, value in node.items():
                 if isinstance(value, _CONTAINERS) and key != "changelog":
                     push(value)
@@ -111,7 +118,7 @@ def _status_categories(issues: list[Any]) -> dict[str, str]:
             for value in node:
                 if isinstance(value, _CONTAINERS):
                     push(value)
-    return {name: counter.most_common(1)[0][0] for name, counter in votes.items()}
+    return [(name, key, seen) for (name, key), seen in votes.items()]
 
 
 def _browse_url(issue: Mapping[str, Any]) -> str | None:
@@ -186,8 +193,8 @@ def _defect(issue: Mapping[str, Any], fields: Mapping[str, Any], paths: dict[str
     return row
 
 
-def _history(key: str | None, changelog: Mapping[str, Any], categories: Mapping[str, str]) -> list[Row]:
-    """Status transitions in chronological order.
+def _history(key: str | None, changelog: Mapping[str, Any]) -> list[Row]:
+    """Status transitions in chronological order (their status categories are the build's: crossfile.py).
 
     Jira Cloud lists histories newest first, Server oldest first: sort by time,
     then by history id (ids grow with time) for changes in the same millisecond.
@@ -205,26 +212,26 @@ def _history(key: str | None, changelog: Mapping[str, Any], categories: Mapping[
         for item in history.get("items") or []:
             if str(item.get("field", "")).casefold() != "status":
                 continue
-            from_status, to_status = readable(item.get("fromString")), readable(item.get("toString"))
             rows.append({
                 "defect_id": key,
                 "changed_at": jira_time(history.get("created")),
-                "from_status": from_status,
-                "to_status": to_status,
+                "from_status": readable(item.get("fromString")),
+                "to_status": readable(item.get("toString")),
                 "actor": actor,
-                "from_status_category": categories.get(from_status or ""),
-                "to_status_category": categories.get(to_status or ""),
             })
     return rows
 
 
-def _notes(doc: Any, issues: list[Any]) -> list[str]:
+def _pages(doc: Any, issues: list[Any], ctx: ParseContext) -> list[tuple[str, int, int, int]]:
+    """The file as a page of a search: (folder, startAt, issues, total); none when unpaged."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("total"), int):
+        return []
+    start = doc.get("startAt") if isinstance(doc.get("startAt"), int) else 0
+    return [(str(ctx.path.parent), start, len(issues), doc["total"])]
+
+
+def _notes(issues: list[Any]) -> list[str]:
     notes: list[str] = []
-    if isinstance(doc, Mapping) and isinstance(doc.get("total"), int):
-        start = doc.get("startAt") if isinstance(doc.get("startAt"), int) else 0
-        if start > 0 or start + len(issues) < doc["total"]:
-            notes.append(f"one page of a larger search: issues {start + 1}-{start + len(issues)} of "
-                         f"{doc['total']}; export every page")
     if issues and not any("changelog" in issue for issue in issues):
         notes.append("no changelog (search without expand=changelog): no status history")
     truncated = sum(
@@ -244,7 +251,6 @@ def parse(doc: Any, ctx: ParseContext) -> Parsed:
     names: dict[str, str] = {}
     for field_id, display in (id_to_name or {}).items():
         names.setdefault(str(display), str(field_id))
-    categories = _status_categories(issues)
     paths = _field_paths(ctx, names)
     defects: list[Row] = []
     history: list[Row] = []
@@ -254,9 +260,10 @@ def parse(doc: Any, ctx: ParseContext) -> Parsed:
         key = readable(issue.get("key"))
         issue_links, duplicate_of = _links(key, fields)
         defects.append(_defect(issue, fields, paths, duplicate_of))
-        history.extend(_history(key, issue.get("changelog") or {}, categories))
+        history.extend(_history(key, issue.get("changelog") or {}))
         links.extend(issue_links)
     return Parsed(
         tables={"defects": defects, "defect_status_history": history, "defect_links": links},
-        notes=_notes(doc, issues),
+        notes=_notes(issues),
+        facts={JIRA_PAGES.name: _pages(doc, issues, ctx), JIRA_STATUS_CATEGORIES.name: _status_categories(issues)},
     )

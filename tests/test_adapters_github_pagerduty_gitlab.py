@@ -6,6 +6,8 @@ Expected values were read from the sample files by hand (see
 
 import copy
 import json
+import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GITHUB = SAMPLES / "github" / "issues.json"
 PAGERDUTY = SAMPLES / "pagerduty" / "incidents.json"
 GITLAB = SAMPLES / "deployments" / "gitlab_deployments.json"
+# Hand-written in the documented shape of the PagerDuty API (its NOTICE.md).
+PAGERDUTY_API = ROOT / "tests" / "fixtures" / "pagerduty_api"
 
 
 def _load(path: Path):
@@ -181,6 +185,32 @@ def test_pagerduty_without_log_entries_uses_incident_fields():
     # resolved: acknowledgements are cleared, the last status change is the resolve
     assert incidents["Q1OHFWFP3GPXOG"]["acknowledged_at"] is None
     assert incidents["Q1OHFWFP3GPXOG"]["resolved_at"] == "2022-11-03T06:51:44.000000Z"
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="the README's PagerDuty recipe runs jq")
+def test_pagerduty_recipe_keeps_the_first_acknowledgement_of_a_resolved_incident():
+    pages = [PAGERDUTY_API / "incidents-0.json", PAGERDUTY_API / "log_entries-0.json",
+             PAGERDUTY_API / "log_entries-5.json"]
+    merged = subprocess.run(["jq", "-s", "-f", str(ROOT / "docs" / "recipes" / "pagerduty_log_entries.jq"), *pages],
+                            capture_output=True, text=True, check=True).stdout
+    parsed = pagerduty.parse(json.loads(merged), _ctx(pagerduty))
+    incidents = _by(parsed.tables["incidents"], "incident_id")
+    # PINC0001: acknowledged 10:07:30, unacknowledged by timeout, acknowledged again 10:40, resolved 11:30
+    resolved = incidents["PINC0001"]
+    assert (resolved["detected_at"], resolved["acknowledged_at"], resolved["resolved_at"]) == (
+        "2026-03-02T10:00:00Z", "2026-03-02T10:07:30Z", "2026-03-02T11:30:00Z")
+    assert (resolved["environment"], resolved["deployment_id"]) == ("production", "dep-42")  # the expanded trigger
+    assert incidents["PINC0002"]["acknowledged_at"] == "2026-03-03T08:05:00Z"
+    assert parsed.notes == []
+
+
+def test_pagerduty_incidents_alone_lose_a_resolved_acknowledgement_and_say_so():
+    parsed = pagerduty.parse(_load(PAGERDUTY_API / "incidents-0.json"), _ctx(pagerduty))
+    incidents = _by(parsed.tables["incidents"], "incident_id")
+    assert incidents["PINC0001"]["acknowledged_at"] is None  # resolved: `acknowledgements` is empty
+    assert incidents["PINC0002"]["acknowledged_at"] == "2026-03-03T08:05:00Z"
+    assert parsed.notes == ["1 resolved incidents without their log entries: no acknowledgement time "
+                            "(embed GET /log_entries as the README's PagerDuty recipe does)"]
 
 
 def test_pagerduty_custom_details_from_the_embedded_trigger_entry():

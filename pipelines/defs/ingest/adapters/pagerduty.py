@@ -4,11 +4,14 @@
 and the incident's URL use; `incident_number` is a display counter, used only
 when an export has no `id`.
 
-Times come from the incident's log entries when the export embeds them
-(`include[]=log_entries`): an incident can be acknowledged, re-triggered and
-acknowledged again, and only the log keeps the first acknowledgement (the
-incident's `acknowledgements` list holds the current ones and is emptied on
-resolve). Without log entries the incident's own fields are used.
+Times come from the incident's log entries when the export embeds them as
+`log_entries` (the API has no such include: the README's recipe embeds the
+pages of `GET /log_entries`, docs/recipes/pagerduty_log_entries.jq): an
+incident can be acknowledged, re-triggered and acknowledged again, and only
+the log keeps the first acknowledgement (the incident's `acknowledgements`
+list holds the current ones and is emptied on resolve). Without log entries
+the incident's own fields are used, and the load report counts the resolved
+incidents whose acknowledgement is lost.
 """
 
 from __future__ import annotations
@@ -38,7 +41,15 @@ def matches(doc: Any) -> bool:
 
 def parse(doc: dict[str, Any], ctx: ParseContext) -> Parsed:
     tz = ctx.policy.default_timezone
-    return Parsed({"incidents": [_incident(item, ctx, tz) for item in doc["incidents"]]})
+    return Parsed({"incidents": [_incident(item, ctx, tz) for item in doc["incidents"]]}, _notes(doc["incidents"]))
+
+
+def _notes(incidents: list[Any]) -> list[str]:
+    unlogged = sum(1 for item in incidents if item.get("status") == "resolved" and "log_entries" not in item)
+    if not unlogged:
+        return []
+    return [f"{unlogged} resolved incidents without their log entries: no acknowledgement time "
+            "(embed GET /log_entries as the README's PagerDuty recipe does)"]
 
 
 def _incident(incident: Mapping[str, Any], ctx: ParseContext, tz: str) -> Row:

@@ -132,3 +132,16 @@ def test_a_complete_paged_export_has_no_note_and_a_missing_page_has(tmp_path):
         "page-2.json": "one page of an incomplete search: issues 3-3 of 3, and the pages beside it do not cover all 3 "
                        "(export every page)",
     }
+
+
+def test_a_page_keeps_its_own_note_when_the_search_becomes_complete(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    no_changelog = {key: value for key, value in PAY_1.items() if key != "changelog"}
+    exports = _write(tmp_path / "exports", {"page-1.json": _page([no_changelog], 0, 2)})
+    _load(exports, warehouse)
+    own = "no changelog (search without expand=changelog): no status history"
+    assert _notes(warehouse) == {"page-1.json": own + "; one page of an incomplete search: issues 1-1 of 2, and the "
+                                                      "pages beside it do not cover all 2 (export every page)"}
+    (exports / "jira" / "page-2.json").write_text(json.dumps(_page([PAY_2], 1, 2)), encoding="utf-8")
+    _load(exports, warehouse)
+    assert _notes(warehouse) == {"page-1.json": own, "page-2.json": ""}

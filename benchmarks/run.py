@@ -37,6 +37,7 @@ import psutil
 from results_file import write_section
 
 from pipelines import progress
+from pipelines.synthetic.formats import jira, pagerduty
 
 HERE = Path(__file__).resolve().parent
 DEFECTS_PER_SCALE = 300  # `defectflow generate --scale 1` writes 300 defects
@@ -44,6 +45,8 @@ TESTS_PER_FILE = "44-88"
 AS_OF = "2026-06-30"
 DELTA_SHARE = 0.01
 JIRA_KEY_OFFSET = 10_000_000  # new issues' numbers: far above any generated key
+# What the cached exports were generated with: other exports are generated again.
+GENERATED_WITH = f"--tests-per-file {TESTS_PER_FILE}; pages of {jira.PAGE_SIZE} issues, {pagerduty.PAGE_SIZE} incidents"
 WHOLE_COMMANDS = ("full_build", "incremental_build")  # recorded by this script around `defectflow build`
 
 
@@ -66,12 +69,12 @@ def exports(workdir: Path, defects: int) -> Path:
     """The generated exports for `defects` (kept for reruns: a marker says they are complete)."""
     folder = workdir / f"exports-{defects}"
     marker = workdir / f"exports-{defects}.done"
-    if not marker.exists():
+    if not marker.exists() or marker.read_text() != GENERATED_WITH:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"[{defects:,}] generating exports ...", flush=True)
         subprocess.run([_defectflow(), "generate", "--out", str(folder), "--scale", str(defects / DEFECTS_PER_SCALE),
                         "--tests-per-file", TESTS_PER_FILE], check=True, stdout=subprocess.DEVNULL)
-        marker.write_text(TESTS_PER_FILE)
+        marker.write_text(GENERATED_WITH)
     return folder
 
 
@@ -105,12 +108,16 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
 def add_weekly_delta(folder: Path) -> None:
     """1% of the Jira issues changed (a later status change), 1% new, as a further Jira page;
     1% more deployments in the re-exported CSV (a new file, so the cached exports stay as they were)."""
-    page = sorted((folder / "jira").glob("*.json"))[0]
-    export = json.loads(page.read_text(encoding="utf-8"))
-    issues = export["issues"]
     step = max(1, round(1 / DELTA_SHARE))
-    changed = [_changed(issue) for issue in issues[::step]]
-    new = [_renumbered(issue) for issue in issues[step // 2::step]]
+    changed: list[dict] = []
+    new: list[dict] = []
+    seen = 0  # issues on the pages before: every step-th issue of the whole search
+    for page in sorted((folder / "jira").glob("issues*.json")):
+        export = json.loads(page.read_text(encoding="utf-8"))
+        issues = export["issues"]
+        changed += [_changed(issue) for issue in issues[-seen % step::step]]
+        new += [_renumbered(issue) for issue in issues[(step // 2 - seen) % step::step]]
+        seen += len(issues)
     delta = {**export, "startAt": 0, "total": len(changed) + len(new), "maxResults": len(changed) + len(new),
              "issues": changed + new}
     (folder / "jira" / "weekly-delta.json").write_text(json.dumps(delta), encoding="utf-8")

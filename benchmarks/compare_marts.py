@@ -4,9 +4,11 @@
         [--schemas marts,audit,history,intermediate] [--ignore built_at]
         [--digits 9] [--show 5]
 
-Every base table (views are left out: they are queries, not data) of the
-given schemas in either warehouse is compared as a multiset of rows with
-`except all` in both directions, on the columns both sides have. Columns
+Every table of the given schemas in either warehouse is compared as a
+multiset of rows with `except all` in both directions, on the columns both
+sides have; a table on one side may be a view on the other (a model whose
+materialisation changed). Views on both sides are left out: they are
+queries over the tables compared. Columns
 that say when a build ran (`--ignore`, default `built_at`) differ between any
 two builds and are left out. With `--digits N`, floating-point columns are
 compared at N significant digits (a sum of doubles may differ in the last
@@ -53,12 +55,16 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _tables(con: duckdb.DuckDBPyConnection, database: str, schemas: list[str]) -> set[tuple[str, str]]:
+def _relations(con: duckdb.DuckDBPyConnection, database: str, schemas: list[str]) -> dict[tuple[str, str], bool]:
+    """(schema, name) -> whether it is a table (else a view)."""
     rows = con.execute(
-        "select schema_name, table_name from duckdb_tables() where database_name = ? and list_contains(?, schema_name)",
-        [database, schemas],
+        "select schema_name, table_name, true from duckdb_tables()"
+        " where database_name = $database and list_contains($schemas, schema_name)"
+        " union all select schema_name, view_name, false from duckdb_views()"
+        " where database_name = $database and list_contains($schemas, schema_name) and not internal",
+        {"database": database, "schemas": schemas},
     ).fetchall()
-    return {(schema, table) for schema, table in rows}
+    return {(schema, name): is_table for schema, name, is_table in rows}
 
 
 def _columns(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> list[Column]:
@@ -137,10 +143,11 @@ def main() -> int:
     for side in ("before", "after"):
         # the alias is one of the two fixed names above
         con.execute("attach ? as " + side + " (read_only)", [str(getattr(args, side))])
-    tables = {side: _tables(con, side, schemas) for side in ("before", "after")}
+    relations = {side: _relations(con, side, schemas) for side in ("before", "after")}
+    tables = sorted({key for side in relations.values() for key, is_table in side.items() if is_table})
     differing = 0
-    for schema, table in sorted(tables["before"] | tables["after"]):
-        missing = [side for side in ("before", "after") if (schema, table) not in tables[side]]
+    for schema, table in tables:
+        missing = [side for side in ("before", "after") if (schema, table) not in relations[side]]
         if missing:
             print(f"{schema + '.' + table:55s} missing {missing[0]}")
             differing += 1
@@ -148,8 +155,7 @@ def main() -> int:
         outcome = compare_table(con, schema, table, args.digits, set(args.ignore.split(",")), args.show)
         _print(outcome)
         differing += not outcome.identical
-    compared = len(tables["before"] | tables["after"])
-    print(f"{compared} tables compared, {differing} differ"
+    print(f"{len(tables)} tables compared, {differing} differ"
           + (f" (floats at {args.digits} significant digits)" if args.digits else " (exactly)"))
     return 1 if differing else 0
 

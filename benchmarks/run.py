@@ -37,6 +37,7 @@ import psutil
 from results_file import write_section
 
 from pipelines import progress
+from pipelines.synthetic.formats import jira, pagerduty
 
 HERE = Path(__file__).resolve().parent
 DEFECTS_PER_SCALE = 300  # `defectflow generate --scale 1` writes 300 defects
@@ -44,6 +45,8 @@ TESTS_PER_FILE = "44-88"
 AS_OF = "2026-06-30"
 DELTA_SHARE = 0.01
 JIRA_KEY_OFFSET = 10_000_000  # new issues' numbers: far above any generated key
+# What the cached exports were generated with: other exports are generated again.
+GENERATED_WITH = f"--tests-per-file {TESTS_PER_FILE}; pages of {jira.PAGE_SIZE} issues, {pagerduty.PAGE_SIZE} incidents"
 WHOLE_COMMANDS = ("full_build", "incremental_build")  # recorded by this script around `defectflow build`
 
 
@@ -66,12 +69,12 @@ def exports(workdir: Path, defects: int) -> Path:
     """The generated exports for `defects` (kept for reruns: a marker says they are complete)."""
     folder = workdir / f"exports-{defects}"
     marker = workdir / f"exports-{defects}.done"
-    if not marker.exists():
+    if not marker.exists() or marker.read_text() != GENERATED_WITH:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"[{defects:,}] generating exports ...", flush=True)
         subprocess.run([_defectflow(), "generate", "--out", str(folder), "--scale", str(defects / DEFECTS_PER_SCALE),
                         "--tests-per-file", TESTS_PER_FILE], check=True, stdout=subprocess.DEVNULL)
-        marker.write_text(TESTS_PER_FILE)
+        marker.write_text(GENERATED_WITH)
     return folder
 
 
@@ -105,12 +108,16 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
 def add_weekly_delta(folder: Path) -> None:
     """1% of the Jira issues changed (a later status change), 1% new, as a further Jira page;
     1% more deployments in the re-exported CSV (a new file, so the cached exports stay as they were)."""
-    page = sorted((folder / "jira").glob("*.json"))[0]
-    export = json.loads(page.read_text(encoding="utf-8"))
-    issues = export["issues"]
     step = max(1, round(1 / DELTA_SHARE))
-    changed = [_changed(issue) for issue in issues[::step]]
-    new = [_renumbered(issue) for issue in issues[step // 2::step]]
+    changed: list[dict] = []
+    new: list[dict] = []
+    seen = 0  # issues on the pages before: every step-th issue of the whole search
+    for page in sorted((folder / "jira").glob("issues*.json")):
+        export = json.loads(page.read_text(encoding="utf-8"))
+        issues = export["issues"]
+        changed += [_changed(issue) for issue in issues[-seen % step::step]]
+        new += [_renumbered(issue) for issue in issues[(step // 2 - seen) % step::step]]
+        seen += len(issues)
     delta = {**export, "startAt": 0, "total": len(changed) + len(new), "maxResults": len(changed) + len(new),
              "issues": changed + new}
     (folder / "jira" / "weekly-delta.json").write_text(json.dumps(delta), encoding="utf-8")
@@ -166,7 +173,7 @@ def without_reports(stages: list[Stage], scale: int) -> Stage:
                  full.cpu_s - sum(r.cpu_s for r in reports), max((s.peak_rss_mb for s in others), default=0))
 
 
-def run_scale(workdir: Path, defects: int) -> tuple[list[Stage], int]:
+def run_scale(workdir: Path, defects: int) -> tuple[list[Stage], str]:
     folder = exports(workdir, defects)
     building = workdir / f"build-{defects}"
     shutil.rmtree(building, ignore_errors=True)
@@ -186,7 +193,9 @@ def run_scale(workdir: Path, defects: int) -> tuple[list[Stage], int]:
     print(f"[{defects:,}] weekly incremental build ...", flush=True)
     build(building / "exports", building / "w.duckdb", building / "reports", "incremental_build")
     stages += collect(incremental, defects, prefix="incremental: ")
-    return stages, len(printed)
+    # Other work on the machine inflates wall times: the reader sees how busy it was.
+    load = os.getloadavg()[1]
+    return stages, f"{len(printed)} console lines; load average {load:.1f} over the last 5 minutes"
 
 
 def machine() -> str:
@@ -197,7 +206,7 @@ def machine() -> str:
             f"DuckDB {duckdb.__version__}")
 
 
-def markdown(stages: list[Stage], lines: dict[int, int]) -> str:
+def markdown(stages: list[Stage], notes: dict[int, str]) -> str:
     scales = sorted({s.scale for s in stages})
     by = {(s.scale, s.stage): s for s in stages}
     out = [
@@ -213,7 +222,7 @@ def markdown(stages: list[Stage], lines: dict[int, int]) -> str:
     ]
     for scale in scales:
         floor = by[(scale, "floor")].wall_s
-        out += ["", f"### {scale:,} defects ({lines[scale]} console lines)", "",
+        out += ["", f"### {scale:,} defects ({notes[scale]})", "",
                 "| stage | runs | wall s | CPU s | peak MiB | x floor |", "|---|---:|---:|---:|---:|---:|"]
         for s in (s for s in stages if s.scale == scale):
             ratio = f"{s.wall_s / floor:.1f}" if s.stage.startswith("ingest") and floor else ""
@@ -251,23 +260,23 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     stages: list[Stage] = []
-    lines: dict[int, int] = {}
+    notes: dict[int, str] = {}
     for defects in sorted(int(s) for s in args.scales.split(",")):
-        found, lines[defects] = run_scale(workdir, defects)
+        found, notes[defects] = run_scale(workdir, defects)
         stages += found
         full = next(s for s in found if s.stage == "full_build")
         print(f"[{defects:,}] full build {full.wall_s:.1f} s, peak {full.peak_rss_mb:,.0f} MiB", flush=True)
-        write_results(stages, lines, Path(args.out))  # after every scale: a long run's figures survive a stop
+        write_results(stages, notes, Path(args.out))  # after every scale: a long run's figures survive a stop
 
 
-def write_results(stages: list[Stage], lines: dict[int, int], out: Path) -> None:
+def write_results(stages: list[Stage], notes: dict[int, str], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(
         [{k: v for k, v in vars(s).items() if k != "runs"} for s in stages], indent=1) + "\n", encoding="utf-8")
     plot(stages, out / "results.html")
     if out.resolve() == HERE:
-        write_section("build", markdown(stages, lines))
+        write_section("build", markdown(stages, notes))
     else:
-        (out / "RESULTS.md").write_text(markdown(stages, lines) + "\n", encoding="utf-8")
+        (out / "RESULTS.md").write_text(markdown(stages, notes) + "\n", encoding="utf-8")
     print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md", flush=True)
 
 

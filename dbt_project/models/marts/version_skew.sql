@@ -59,6 +59,10 @@ sequenced as (
 -- finished, else (no deployment names it) at the next deployment of the
 -- service to the environment, whatever its segment. A slot emptied by a
 -- rollback that redeployed elsewhere stays empty: nothing is guessed.
+-- Of deployments finishing at the same instant in a slot the latest serves
+-- (the others serve for no time at all): the last one in the slot's order,
+-- so its next_in_slot_at is the slot's next instant, when the next interval
+-- starts.
 intervals as (
     select
         s.environment,
@@ -68,6 +72,7 @@ intervals as (
         s.release,
         s.deployment_id,
         s.finished_at as valid_from,
+        s.next_in_slot_at as next_valid_from,
         least(
             case when s.slot = 'canary' then s.next_any_at else s.next_in_slot_at end,
             r.rolled_back_at,
@@ -75,12 +80,7 @@ intervals as (
         ) as valid_to
     from sequenced as s
     left join named_rollbacks as r on s.deployment_id = r.deployment_id
-    -- the latest of deployments finishing at the same instant is the one
-    -- that serves; the others serve for no time at all
-    qualify row_number() over (
-        partition by s.environment, s.service, s.slot, s.finished_at
-        order by s.started_at desc nulls last, s.deployment_id desc
-    ) = 1
+    where s.next_in_slot_at is null or s.next_in_slot_at > s.finished_at
 ),
 
 -- A slot's release at the end of day D comes from its interval starting last
@@ -96,9 +96,7 @@ slot_intervals as (
         *,
         cast(valid_from as date) as from_day,
         cast(valid_to as date) as to_day,
-        cast(lead(valid_from) over (
-            partition by environment, service, slot order by valid_from
-        ) as date) as next_from_day
+        cast(next_valid_from as date) as next_from_day
     from intervals
 ),
 

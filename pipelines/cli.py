@@ -347,6 +347,13 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     policy.gate_max_age_hours, as_json=args.json)
 
 
+def cmd_notify(args: argparse.Namespace) -> int:
+    from pipelines.delivery import notify
+
+    policy = load_policy(Path(args.policy) if args.policy else None)
+    return notify.run(Path(args.warehouse), policy.notify, dry=args.dry_run)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting import REPORTS, ReportParameterError, ReportRenderError, WarehouseError, render_report
     from pipelines.reporting.catalog import find
@@ -421,6 +428,15 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
     gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     gate.set_defaults(func=cmd_gate)
+
+    notify = sub.add_parser("notify", help="webhook messages for high-severity defects in active deployment streams",
+                            description="Exit codes: 0 sent (or nothing to send), 1 a delivery failed (the next "
+                                        "run retries it), 2 error.")
+    notify.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                        help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    notify.add_argument("--policy", help="policy YAML with notify.severities and notify.webhooks")
+    notify.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    notify.set_defaults(func=cmd_notify)
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")

@@ -280,6 +280,40 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
 }
 
 
+# `defectflow notify` (issue 13): webhooks for high-severity defects in an active deployment stream.
+class Webhook(_Strict):
+    """One receiver of `defectflow notify` (docs/contract.md, notify). A Slack incoming
+    webhook's URL is itself the secret: `url_env` names the variable holding it."""
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["slack", "json"]
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class Notify(_Strict):
+    severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, value: list[Webhook]) -> list[Webhook]:
+        names = [hook.name for hook in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique (they key what was sent): {', '.join(twice)}")
+        return value
+
+
 class Policy(_Strict):
     default_timezone: str = "UTC"
     attribution_window_hours: float = Field(168, gt=0)
@@ -316,6 +350,7 @@ class Policy(_Strict):
         default_factory=lambda: {"new": ["new"], "in_progress": ["indeterminate"], "resolved": ["done"]}
     )
     sources: dict[Source, SourceMapping] = Field(default_factory=dict)  # type: ignore[valid-type]
+    notify: Notify = Field(default_factory=Notify)
 
     @field_validator("default_timezone")
     @classmethod

@@ -343,9 +343,10 @@ def send(warehouse: Path, settings: Notify, out: TextIO, sleep: Callable[[float]
     return EXIT_DELIVERY_FAILED if failed else EXIT_SENT
 
 
-def run(warehouse: Path, settings: Notify, dry: bool, out: TextIO = sys.stdout,
+def run(warehouse: Path, settings: Notify, dry: bool, out: TextIO | None = None,
         sleep: Callable[[float], None] = time.sleep) -> int:
     """`defectflow notify`: exit 0 sent or nothing to send, 1 a delivery failed, 2 error."""
+    out = out or sys.stdout  # looked up per call: a test or the CLI may have replaced it
     try:
         if not settings.webhooks:
             raise NotifyError("the policy configures no notify.webhooks: nothing could be sent")

@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import shutil
+import socket
 from pathlib import Path
 
 import duckdb
@@ -221,10 +222,13 @@ def test_state_change_after_a_rebuild_sends_again(warehouse, server, token, caps
     assert "2 message(s) sent, 0 failed" in output
 
 
-def test_5xx_is_retried(warehouse, server, token, capsys):
+def test_5xx_is_retried(warehouse, server, token, capsys, caplog):
     server.script("/slack", Reply(503), Reply(502), Reply(200))
     code, _, waits = _send(warehouse, _settings(server), capsys)
     assert code == notify.EXIT_SENT
+    # the retry warnings name the webhook, not its URL (a Slack webhook's URL is its secret)
+    assert "POST [webhook releases-slack]: attempt 1/4 failed (HTTP 503 Service Unavailable)" in caplog.text
+    assert server.url not in caplog.text
     assert waits == [0.5, 1.0]
     assert len(server.requests_to("/slack")) == 4 + 2
     # the first message took three attempts, the others one
@@ -301,3 +305,20 @@ def test_slack_link_keeps_a_pipe_in_the_url_inside_the_link():
     notice = notify.Notice("D-1", "S2", "new", "a <script>", "https://t.example/a|b?x=1&y=2", "pay", "2.0",
                            (("production", "canary"),), None)
     assert notify._slack_link(notice) == "<https://t.example/a%7Cb?x=1&amp;y=2|D-1>"
+
+
+def test_a_webhook_url_from_the_environment_is_never_shown(warehouse, capsys, caplog, monkeypatch):
+    with socket.socket() as closed:  # a port nothing listens on: every attempt is refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("DEFECTFLOW_TEST_SLACK_URL", f"http://127.0.0.1:{port}/services/T01/B02/hookSECRET")
+    settings = Notify.model_validate({"severities": ["S1"], "webhooks": [
+        {"name": "releases-slack", "url_env": "DEFECTFLOW_TEST_SLACK_URL", "format": "slack"}]})
+    code, output, waits = _send(warehouse, settings, capsys)
+    assert code == notify.EXIT_DELIVERY_FAILED
+    assert waits == [0.5, 1.0, 2.0] * 2
+    assert "NOT sent to releases-slack: S1 N1 (new) pay 1.1 [staging, production (canary)]: ConnectionError" in output
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        errors = [e for (e,) in con.execute("select error from history.notifications").fetchall()]
+    assert len(errors) == 2 and all("[webhook releases-slack]" in e for e in errors)
+    assert "hookSECRET" not in output + caplog.text + "".join(errors)

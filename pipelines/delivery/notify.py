@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import duckdb
 
+from pipelines import outbound
 from pipelines.outbound import Delivery, OutboundError, post_json, token_from_env
 from pipelines.policy import ENVIRONMENTS, Notify, Webhook
 from pipelines.warehouse import WarehouseBusy, connect, writer_lock
@@ -306,12 +308,29 @@ def targets(webhooks: Iterable[Webhook]) -> dict[str, Target]:
     return found
 
 
-def _record(con: duckdb.DuckDBPyConnection, item: Pending, delivery: Delivery) -> None:
+def _hide_urls(where: dict[str, Target]) -> Callable[[str], str]:
+    """Each webhook's URL, and its path (a connection error names only the path), as
+    `[webhook NAME]`: a Slack webhook's URL is its secret."""
+    secrets = []
+    for name, target in where.items():
+        parts = urlsplit(target.url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        secrets += [(target.url, name)] + ([(path, name)] if len(path) > 1 else [])
+
+    def hide(text: str) -> str:
+        for secret, name in secrets:
+            text = text.replace(secret, f"[webhook {name}]")
+        return text
+
+    return hide
+
+
+def _record(con: duckdb.DuckDBPyConnection, item: Pending, delivery: Delivery, error: str | None) -> None:
     notice = item.notice
     con.execute(
         "insert into history.notifications values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [datetime.now(UTC), notice.as_of, item.webhook.name, notice.defect_id, notice.state, notice.severity,
-         notice.service, notice.release, delivery.ok, delivery.status, delivery.attempts, delivery.error],
+         notice.service, notice.release, delivery.ok, delivery.status, delivery.attempts, error],
     )
 
 
@@ -319,8 +338,14 @@ def send(warehouse: Path, settings: Notify, out: TextIO, sleep: Callable[[float]
     """Send what is pending, recording each delivery as it completes (a run killed half-way
     resends only what it had not recorded)."""
     where = targets(settings.webhooks)
+    hide = _hide_urls(where)
     try:
-        with writer_lock(warehouse, holder="defectflow notify, "), connect(warehouse) as con:
+        with (
+            writer_lock(warehouse, holder="defectflow notify, "),
+            connect(warehouse) as con,
+            # outbound's retry warnings name the URL, and a Slack webhook's URL is its secret
+            outbound._masked_log(outbound.log, hide),
+        ):
             con.execute(_CREATE_STATE)
             items = pending(con, settings, _as_of(con))
             failed = 0
@@ -328,17 +353,18 @@ def send(warehouse: Path, settings: Notify, out: TextIO, sleep: Callable[[float]
                 target = where[item.webhook.name]
                 delivery = post_json(target.url, MESSAGES[item.webhook.format](item.notice), token=target.token,
                                      idempotency_key=idempotency_key(item.webhook.name, item.notice), sleep=sleep)
-                _record(con, item, delivery)
+                error = hide(delivery.error) if delivery.error else None
+                _record(con, item, delivery, error)
                 if delivery.ok:
                     print(f"sent to {_describe(item)}", file=out)
                 else:
                     failed += 1
-                    print(f"NOT sent to {_describe(item)}: {delivery.error} after {delivery.attempts} "
+                    print(f"NOT sent to {_describe(item)}: {error} after {delivery.attempts} "
                           "attempt(s); the next run retries", file=out)
     except WarehouseBusy as exc:
         raise NotifyError(f"{exc} (notify records what it sends in the warehouse: run it after the build)") from None
     except OutboundError as exc:
-        raise NotifyError(str(exc)) from None
+        raise NotifyError(hide(str(exc))) from None
     print(f"{len(items) - failed} message(s) sent, {failed} failed", file=out)
     return EXIT_DELIVERY_FAILED if failed else EXIT_SENT
 

@@ -9,6 +9,28 @@ TINY = ROOT / "tests" / "fixtures" / "tiny"
 TINY_AS_OF = "2026-03-31T00:00:00Z"
 # The real third-party exports beside the repository (never edited, never copied in).
 SAMPLES = ROOT.parent / "shared" / "samples"
+TINY_BUILD_GROUP = "tiny_build"
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    return TINY_BUILD_GROUP if "tiny_build" in getattr(item, "fixturenames", ()) else item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """How pytest-xdist shares the suite between its workers (pyproject: `-n 2 --dist loadgroup`).
+
+    A worker runs whole groups: a module's tests stay together, so a module's build is made
+    once, and every test of the tiny build, whatever its module, is in one group, so the
+    session's tiny build is made once too. Groups with slow tests are handed out first, the
+    tiny build's first of all, so that no long build starts while the other worker is idle.
+    """
+    if config.getoption("dist", "no") == "no":
+        return
+    slow = {_xdist_group(item) for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    items.sort(key=lambda item: (_xdist_group(item) != TINY_BUILD_GROUP, _xdist_group(item) not in slow))
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ folder for reruns), ingests the whole folder (incremental: a rerun does not
 re-read it), then runs `dbt run` over the project into that warehouse and
 prints each model's time from dbt's `run_results.json`, the row counts of the
 flow marts (`defect_aging`, `cumulative_flow`: the ones that grow with time x
-defects when written naively), and the peak memory of the dbt process.
+defects when written naively), the CPU time of dbt, and its peak resident
+memory with the models running at that moment (sampled every 100 ms).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import psutil
 
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.policy import load_policy
@@ -31,6 +33,7 @@ from pipelines.warehouse import DBT_PROJECT_DIR, connect
 DEFECTS_PER_SCALE = 300  # generate(scale=1) writes 300 defects
 AS_OF = datetime(2026, 6, 30, tzinfo=UTC)
 WATCHED = ("defect_aging", "cumulative_flow")
+SAMPLE_SECONDS = 0.1
 
 
 def _exports(workdir: Path, defects: int) -> Path:
@@ -39,6 +42,38 @@ def _exports(workdir: Path, defects: int) -> Path:
         print(f"generating {defects:,} defects into {folder} ...", flush=True)
         generate(folder, scale=defects / DEFECTS_PER_SCALE, seed=42)
     return folder
+
+
+def _run_sampled(command: list[str], env: dict[str, str]) -> tuple[float, int, datetime]:
+    """Run `command`; its CPU seconds, peak resident bytes and when the peak was (UTC)."""
+    child = subprocess.Popen(command, env=env)
+    process = psutil.Process(child.pid)
+    peak, peak_at, cpu = 0, datetime.now(UTC), 0.0
+    while child.poll() is None:
+        try:
+            rss = process.memory_info().rss
+            times = process.cpu_times()
+            cpu = times.user + times.system
+        except psutil.Error:  # it ended between poll and read
+            break
+        if rss > peak:
+            peak, peak_at = rss, datetime.now(UTC)
+        time.sleep(SAMPLE_SECONDS)
+    if child.wait() != 0:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return cpu, peak, peak_at
+
+
+def _running_at(results: list[dict], instant: datetime) -> list[str]:
+    """The models dbt was executing at `instant`."""
+    running = []
+    for result in results:
+        for step in result["timing"]:
+            started = datetime.fromisoformat(step["started_at"].replace("Z", "+00:00"))
+            completed = datetime.fromisoformat(step["completed_at"].replace("Z", "+00:00"))
+            if step["name"] == "execute" and started <= instant <= completed:
+                running.append(result["unique_id"].split(".")[-1])
+    return running
 
 
 def main() -> None:
@@ -63,13 +98,13 @@ def main() -> None:
     if args.select:
         command += ["--select", args.select]
     started = time.perf_counter()
-    subprocess.run(command, check=True, env={**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse)})
+    cpu_s, peak, peak_at = _run_sampled(command, {**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse)})
     total_s = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     timings = sorted(((r["execution_time"], r["unique_id"].split(".")[-1]) for r in results), reverse=True)
-    print(f"dbt run: {total_s:.1f} s for {len(results)} models; peak memory of dbt {peak_mb:.0f} MiB")
+    print(f"dbt run: {total_s:.1f} s for {len(results)} models, {cpu_s:.0f} s CPU; peak memory of dbt "
+          f"{peak / 2**20:.0f} MiB while running {', '.join(_running_at(results, peak_at)) or 'no model'}")
     print("slowest models:")
     for seconds, name in timings[:12]:
         print(f"  {name:45s} {seconds:7.1f} s")

@@ -37,6 +37,7 @@ import psutil
 from results_file import write_section
 
 from pipelines import progress
+from pipelines.synthetic.formats import jira, pagerduty
 
 HERE = Path(__file__).resolve().parent
 DEFECTS_PER_SCALE = 300  # `defectflow generate --scale 1` writes 300 defects
@@ -44,6 +45,8 @@ TESTS_PER_FILE = "44-88"
 AS_OF = "2026-06-30"
 DELTA_SHARE = 0.01
 JIRA_KEY_OFFSET = 10_000_000  # new issues' numbers: far above any generated key
+# What the cached exports were generated with: other exports are generated again.
+GENERATED_WITH = f"--tests-per-file {TESTS_PER_FILE}; pages of {jira.PAGE_SIZE} issues, {pagerduty.PAGE_SIZE} incidents"
 WHOLE_COMMANDS = ("full_build", "incremental_build")  # recorded by this script around `defectflow build`
 
 
@@ -66,12 +69,12 @@ def exports(workdir: Path, defects: int) -> Path:
     """The generated exports for `defects` (kept for reruns: a marker says they are complete)."""
     folder = workdir / f"exports-{defects}"
     marker = workdir / f"exports-{defects}.done"
-    if not marker.exists():
+    if not marker.exists() or marker.read_text() != GENERATED_WITH:
         shutil.rmtree(folder, ignore_errors=True)
         print(f"[{defects:,}] generating exports ...", flush=True)
         subprocess.run([_defectflow(), "generate", "--out", str(folder), "--scale", str(defects / DEFECTS_PER_SCALE),
                         "--tests-per-file", TESTS_PER_FILE], check=True, stdout=subprocess.DEVNULL)
-        marker.write_text(TESTS_PER_FILE)
+        marker.write_text(GENERATED_WITH)
     return folder
 
 
@@ -96,6 +99,7 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
             capture_output=True, text=True,
         )
     printed = (proc.stderr + proc.stdout).splitlines()
+    warehouse.with_name(f"{name}.console.txt").write_text("\n".join(printed) + "\n", encoding="utf-8")
     if proc.returncode not in (0, 3):
         sys.exit(f"{name} of {folder} failed (exit {proc.returncode}):\n" + "\n".join(printed[-40:]))
     return printed
@@ -104,12 +108,16 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
 def add_weekly_delta(folder: Path) -> None:
     """1% of the Jira issues changed (a later status change), 1% new, as a further Jira page;
     1% more deployments in the re-exported CSV (a new file, so the cached exports stay as they were)."""
-    page = sorted((folder / "jira").glob("*.json"))[0]
-    export = json.loads(page.read_text(encoding="utf-8"))
-    issues = export["issues"]
     step = max(1, round(1 / DELTA_SHARE))
-    changed = [_changed(issue) for issue in issues[::step]]
-    new = [_renumbered(issue) for issue in issues[step // 2::step]]
+    changed: list[dict] = []
+    new: list[dict] = []
+    seen = 0  # issues on the pages before: every step-th issue of the whole search
+    for page in sorted((folder / "jira").glob("issues*.json")):
+        export = json.loads(page.read_text(encoding="utf-8"))
+        issues = export["issues"]
+        changed += [_changed(issue) for issue in issues[-seen % step::step]]
+        new += [_renumbered(issue) for issue in issues[(step // 2 - seen) % step::step]]
+        seen += len(issues)
     delta = {**export, "startAt": 0, "total": len(changed) + len(new), "maxResults": len(changed) + len(new),
              "issues": changed + new}
     (folder / "jira" / "weekly-delta.json").write_text(json.dumps(delta), encoding="utf-8")
@@ -256,7 +264,10 @@ def main() -> None:
         stages += found
         full = next(s for s in found if s.stage == "full_build")
         print(f"[{defects:,}] full build {full.wall_s:.1f} s, peak {full.peak_rss_mb:,.0f} MiB", flush=True)
-    out = Path(args.out)
+        write_results(stages, lines, Path(args.out))  # after every scale: a long run's figures survive a stop
+
+
+def write_results(stages: list[Stage], lines: dict[int, int], out: Path) -> None:
     (out / "results.json").write_text(json.dumps(
         [{k: v for k, v in vars(s).items() if k != "runs"} for s in stages], indent=1) + "\n", encoding="utf-8")
     plot(stages, out / "results.html")
@@ -264,7 +275,7 @@ def main() -> None:
         write_section("build", markdown(stages, lines))
     else:
         (out / "RESULTS.md").write_text(markdown(stages, lines) + "\n", encoding="utf-8")
-    print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md")
+    print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md", flush=True)
 
 
 if __name__ == "__main__":

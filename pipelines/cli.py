@@ -130,6 +130,7 @@ def run_build(
     if git_repo is not None and not git_repo.is_dir():
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
+    warehouse.parent.mkdir(parents=True, exist_ok=True)  # the build log goes beside it from the start
     try:
         refuse_if_busy(warehouse)
     except WarehouseBusy as busy:

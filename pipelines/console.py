@@ -55,7 +55,7 @@ class ProgressDisplay:
             if task not in self._tasks:
                 self._tasks[task] = self._bars.add_task(task, total=total)
             self._bars.update(self._tasks[task], completed=done, total=total)
-        elif done >= total and task not in self._tasks:  # a log: one line when the task ends
+        elif total and done >= total and task not in self._tasks:  # a log: one line when the task ends
             self._tasks[task] = -1
             self.print(f"  {task}: {total:,} in {time.perf_counter() - started:.1f} s")
 

@@ -232,6 +232,22 @@ def test_pagerduty_writer_round_trip(tmp_path, canonical_sample):
     assert rows["INC-00010"]["resolved_at"] is None and rows["INC-00010"]["impact_started_at"] is None
 
 
+
+def test_pagerduty_writer_pages_by_offset_with_the_same_incidents(tmp_path, canonical_sample):
+    canonical = pd.read_csv(canonical_sample / "incidents.csv", dtype=str, keep_default_na=False)
+    pagerduty_writer.write({"incidents": canonical}, tmp_path / "one")
+    page_size = -(-len(canonical) // 3)  # three pages, the last shorter
+    counts = pagerduty_writer.write({"incidents": canonical}, tmp_path / "paged", page_size=page_size)
+
+    names = [f"pagerduty/incidents-000{n}.json" for n in (1, 2, 3)]
+    assert counts == dict(zip(names, [page_size, page_size, len(canonical) - 2 * page_size], strict=True))
+    pages = [json.loads((tmp_path / "paged" / name).read_text(encoding="utf-8")) for name in names]
+    assert [(p["offset"], p["limit"], p["more"]) for p in pages] == [
+        (0, page_size, True), (page_size, page_size, True), (2 * page_size, page_size, False)]
+    one = json.loads((tmp_path / "one" / "pagerduty" / "incidents.json").read_text(encoding="utf-8"))
+    assert [i for p in pages for i in p["incidents"]] == one["incidents"]
+
+
 # --------------------------------------------------------------------------- GitLab
 
 

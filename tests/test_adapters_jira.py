@@ -333,6 +333,21 @@ def test_writer_is_deterministic(canonical, tmp_path):
     assert written[0] == written[1]
 
 
+
+def test_writer_pages_a_large_search_like_the_api(canonical, tmp_path):
+    one = jira_writer.write(canonical, tmp_path / "one")
+    total = len(canonical["defects"])
+    counts = jira_writer.write(canonical, tmp_path / "paged", page_size=total // 2 + 1)  # two pages
+
+    assert one == {"jira/issues.json": total}
+    assert counts == {"jira/issues-0001.json": total // 2 + 1, "jira/issues-0002.json": total - total // 2 - 1}
+    pages = [json.loads((tmp_path / "paged" / name).read_text(encoding="utf-8")) for name in counts]
+    assert [(p["startAt"], p["maxResults"], p["total"]) for p in pages] == [
+        (0, total // 2 + 1, total), (total // 2 + 1, total - total // 2 - 1, total)]
+    whole = json.loads((tmp_path / "one" / "jira" / "issues.json").read_text(encoding="utf-8"))
+    assert [i for p in pages for i in p["issues"]] == whole["issues"]  # links and ids as in one page
+
+
 def test_writer_with_a_subset_of_columns_and_no_history(tmp_path):
     tiny = Path(__file__).resolve().parent / "fixtures" / "tiny" / "defects.csv"
     defects = pd.read_csv(tiny, dtype=str, keep_default_na=False)  # a subset of the columns, no url

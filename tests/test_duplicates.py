@@ -56,6 +56,15 @@ def test_identical_reports_filed_together_score_near_one():
     assert pd.isna(row.same_stack) and row.environment_similarity == 0.0
 
 
+def test_reports_without_words_or_stack_pair_with_nothing():
+    assert _scores([]).empty
+    # only stop words, an empty title, no title: no term, no pair; b and c share a stack fingerprint
+    frame = _scores([("a", "2026-01-01", "the and"), ("b", "2026-01-01", ""), ("c", "2026-01-02", None, None, "F"),
+                     ("d", "2026-01-03", None, None, "F")])
+    assert frame[["defect_id", "candidate_id", "text_similarity", "same_stack"]].values.tolist() == [
+        ["c", "d", 0.0, True]]
+
+
 def test_identifier_parts_meet_the_words():
     frame = _scores([("r1", "2026-01-01", "readVectored slow"), ("r2", "2026-01-01", "read vectored slow")])
     # r1: readvectored, read, vectored, slow; r2: read, vectored, slow (title weight 2: the same tf for all).

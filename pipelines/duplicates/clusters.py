@@ -13,19 +13,24 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-# Every defect known at the as-of, numbered in (created_at, defect_id) order,
-# and the edges between two of them: duplicate_of and duplicate-type links
+# Every defect known at the as-of, numbered in (created_at, defect_id) order
+# (a temporary table: the input is a view, computed once), and the edges
+# between two of them: duplicate_of and duplicate-type links
 # (either direction: "duplicates", "is duplicated by", ...; "relates to" and
 # "blocks" are no duplicates) and above-threshold candidate pairs. A link to a
 # defect not known at the as-of joins nothing.
+NODES_SQL = """
+create temporary table dupes_cluster_nodes as
+select
+    defect_id,
+    duplicate_of,
+    cast(row_number() over (order by created_at, defect_id) - 1 as integer) as node
+from dupes_cluster_defects
+"""
 EDGES_SQL = """
-with defects as (
-    select defect_id, cast(row_number() over (order by created_at, defect_id) - 1 as integer) as node
-    from dupes_cluster_defects
-),
-directed as (
+with directed as (
     select defect_id as from_id, duplicate_of as to_id, 'explicit_link' as edge_kind
-    from dupes_cluster_defects
+    from dupes_cluster_nodes
     where duplicate_of is not null
     union all
     select defect_id, linked_defect_id, 'explicit_link'
@@ -38,11 +43,10 @@ directed as (
 )
 select f.node as from_node, t.node as to_node, e.edge_kind = 'explicit_link' as explicit
 from directed as e
-inner join defects as f on e.from_id = f.defect_id
-inner join defects as t on e.to_id = t.defect_id
+inner join dupes_cluster_nodes as f on e.from_id = f.defect_id
+inner join dupes_cluster_nodes as t on e.to_id = t.defect_id
 where f.node <> t.node
 """
-NODES_SQL = "select defect_id from dupes_cluster_defects order by created_at, defect_id"
 
 
 def cluster_components(
@@ -58,9 +62,12 @@ def cluster_components(
     for name, relation in inputs.items():
         con.register(name, relation)
     try:
-        ids = np.asarray(con.execute(NODES_SQL).fetchnumpy()["defect_id"], dtype=object)
+        con.execute(NODES_SQL)
+        ordered = con.execute("select defect_id from dupes_cluster_nodes order by node").fetchnumpy()
+        ids = np.asarray(ordered["defect_id"], dtype=object)
         edges = con.execute(EDGES_SQL).fetchnumpy()
     finally:
+        con.execute("drop table if exists dupes_cluster_nodes")
         for name in inputs:
             con.unregister(name)
     return components(ids, edges["from_node"], edges["to_node"], edges["explicit"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from pipelines.duplicates import score
 from pipelines.duplicates.search import nearest_neighbours
@@ -40,7 +41,8 @@ def _code(column: str, missing: str) -> str:
     return f"case when {known} then cast(hash({column}) >> 1 as bigint) else -1 end as {column}"
 
 
-def _read(con: duckdb.DuckDBPyConnection, defects: duckdb.DuckDBPyRelation) -> tuple[dict[str, np.ndarray], object]:
+def _read(con: duckdb.DuckDBPyConnection,
+          defects: duckdb.DuckDBPyRelation) -> tuple[dict[str, np.ndarray], sp.csr_matrix]:
     """Per-defect codes and the TF-IDF vectors, reading the (masked) text once."""
     con.register("dupes_pair_input", defects)
     try:
@@ -75,7 +77,9 @@ def pair_scores(con: duckdb.DuckDBPyConnection, defects: duckdb.DuckDBPyRelation
                           informativeness, per_defect)
               for s in range(0, len(typical), ROW_CHUNK)]
     del found
-    pairs = {name: np.concatenate([c.pop(name) for c in chunks]) for name in list(chunks[0])} if chunks else {}
+    if not chunks:
+        return _frame(rows, {}, threshold)
+    pairs = {name: np.concatenate([c.pop(name) for c in chunks]) for name in list(chunks[0])}
     return _frame(rows, _one_per_pair(pairs, len(typical)), threshold)
 
 

@@ -72,8 +72,12 @@ def nearest_neighbours(vectors: sp.csr_matrix, per_row: int, groups: np.ndarray 
     rows of one group candidates of each other even when their text differs.
     """
     n = vectors.shape[0]
+    index = np.full((n, per_row), -1, dtype=np.int32)
+    similarity = np.zeros((n, per_row), dtype=np.float32)
     search = _with_groups(vectors, groups)
     search = search[:, searched_terms(search, max(MIN_WORK, work_per_row * n))]
+    if search.nnz == 0:
+        return Neighbours(index=index, similarity=similarity)
     # One more than wanted: a row usually finds itself first.
     found = sp_matmul_topn(search, search.T.tocsr(), top_n=per_row + 1, n_threads=os.cpu_count())
     del search
@@ -85,8 +89,6 @@ def nearest_neighbours(vectors: sp.csr_matrix, per_row: int, groups: np.ndarray 
     position = np.arange(len(rows), dtype=np.int64) - (np.cumsum(counts) - counts)[rows]
     within = position < per_row
     rows, cols, position = rows[within], cols[within], position[within]
-    index = np.full((n, per_row), -1, dtype=np.int32)
-    similarity = np.zeros((n, per_row), dtype=np.float32)
     index[rows, position] = cols
     similarity[rows, position] = _cosines(vectors, rows, cols)
     return Neighbours(index=index, similarity=similarity)

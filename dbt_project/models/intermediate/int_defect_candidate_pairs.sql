@@ -10,8 +10,7 @@ with pairs as (
 -- The attributes two defects share and the ones they both name differently.
 attributes as (
     select
-        defect_id,
-        candidate_id,
+        *,
         concat_ws(
             '/',
             case when same_service then 'service' end,
@@ -31,21 +30,17 @@ attributes as (
 
 final as (
     select
-        p.*,
+        p.* exclude (p.same_attributes, p.different_attributes),
         concat_ws(
             '; ',
             'text ' || cast(cast(round(p.text_similarity, 2) as decimal(3, 2)) as {{ dbt.type_string() }})
             || ' (typical ' || cast(cast(round(p.text_typical, 2) as decimal(3, 2)) as {{ dbt.type_string() }}) || ')',
             case when p.same_stack then 'same stack' when not p.same_stack then 'different stack' end,
-            case when a.same_attributes <> '' then 'same ' || a.same_attributes end,
-            case when a.different_attributes <> '' then 'different ' || a.different_attributes end,
+            case when p.same_attributes <> '' then 'same ' || p.same_attributes end,
+            case when p.different_attributes <> '' then 'different ' || p.different_attributes end,
             cast(cast(round(p.days_apart) as bigint) as {{ dbt.type_string() }}) || ' days apart'
         ) as reasons
-    from pairs as p
-    inner join attributes as a
-        on
-            p.defect_id = a.defect_id
-            and p.candidate_id = a.candidate_id
+    from attributes as p
 )
 
 select * from final

@@ -15,5 +15,6 @@ def model(dbt, session):
         session,
         dbt.ref("int_defects").select("defect_id, created_at, duplicate_of"),
         dbt.ref("stg_exports__defect_links").select("defect_id, linked_defect_id, link_type"),
-        dbt.ref("int_defect_candidate_pairs").select("defect_id, candidate_id, above_threshold"),
+        # the scored pairs, not int_defect_candidate_pairs: the same rows, without waiting for their reasons
+        dbt.ref("int_defect_pair_scores").select("defect_id, candidate_id, above_threshold"),
     )

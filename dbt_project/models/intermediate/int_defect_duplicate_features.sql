@@ -1,7 +1,9 @@
+{{ config(materialized="table") }}
 -- What the pair score compares (docs/metrics.md "Duplicate candidates"), one
 -- row per defect known at the as-of, duplicates included: the masked title
 -- and description (never raw text), the stack fingerprint, and the
--- environment fingerprint. Read by the Python model int_defect_pair_scores.
+-- environment fingerprint. Read by the Python model int_defect_pair_scores,
+-- twice (codes, then text): a table, so int_defects is computed once.
 with defects as (
     select * from {{ ref('int_defects') }}
 ),

@@ -1,3 +1,7 @@
+-- a table, not a view: the exclusion pattern is a session variable, set only while this builds
+{{ config(pre_hook="{{ set_coverage_exclude_pattern() }}") }}
+-- depends_on: {{ ref('stg_policy__coverage_exclude') }}
+
 -- docs/metrics.md "Escape-to-coverage gaps": for each escape, the files changed by
 -- the commits that name its defect, with their line coverage in the latest
 -- coverage report before the release's first production deployment.
@@ -37,10 +41,6 @@ coverage as (
 
 components as (
     select * from {{ ref('stg_policy__components') }}
-),
-
-coverage_exclude as (
-    select path_regex from {{ ref('stg_policy__coverage_exclude') }}
 ),
 
 settings as (
@@ -96,6 +96,7 @@ first_production as (
     group by service, release
 ),
 
+-- Only the commits that name an escape are split into their files.
 commit_files as (
     select distinct
         c.sha,
@@ -103,12 +104,16 @@ commit_files as (
         trim(f.file) as file
     from commits as c,
         unnest(string_split(c.files, ';')) as f (file)
-    where trim(f.file) <> ''
-    -- test code is never in a coverage report (policy.coverage_exclude)
-    and not exists (
-        select 1 from coverage_exclude as x
-        where regexp_full_match(trim(f.file), x.path_regex)
-    )
+    where
+        trim(f.file) <> ''
+        and exists (
+            select 1
+            from commit_keys as k
+            inner join escapes as e on k.defect_key = e.defect_id
+            where k.sha = c.sha
+        )
+        -- test code is never in a coverage report (policy.coverage_exclude)
+        and not regexp_full_match(trim(f.file), {{ coverage_exclude_pattern() }})
 ),
 
 -- Commits name a defect when the policy's key pattern extracts its id from

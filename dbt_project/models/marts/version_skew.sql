@@ -59,6 +59,10 @@ sequenced as (
 -- finished, else (no deployment names it) at the next deployment of the
 -- service to the environment, whatever its segment. A slot emptied by a
 -- rollback that redeployed elsewhere stays empty: nothing is guessed.
+-- Of deployments finishing at the same instant in a slot the latest serves
+-- (the others serve for no time at all): the last one in the slot's order,
+-- so its next_in_slot_at is the slot's next instant, when the next interval
+-- starts.
 intervals as (
     select
         s.environment,
@@ -68,6 +72,7 @@ intervals as (
         s.release,
         s.deployment_id,
         s.finished_at as valid_from,
+        s.next_in_slot_at as next_valid_from,
         least(
             case when s.slot = 'canary' then s.next_any_at else s.next_in_slot_at end,
             r.rolled_back_at,
@@ -75,12 +80,108 @@ intervals as (
         ) as valid_to
     from sequenced as s
     left join named_rollbacks as r on s.deployment_id = r.deployment_id
-    -- the latest of deployments finishing at the same instant is the one
-    -- that serves; the others serve for no time at all
-    qualify row_number() over (
-        partition by s.environment, s.service, s.slot, s.finished_at
-        order by s.started_at desc nulls last, s.deployment_id desc
-    ) = 1
+    where s.next_in_slot_at is null or s.next_in_slot_at > s.finished_at
+),
+
+-- A slot's release at the end of day D comes from its interval starting last
+-- before D's end (the next midnight, exclusive): the one with the latest
+-- valid_from on or before D. It shows while it has not ended by that
+-- midnight (D < the day of valid_to); once ended the slot is empty until
+-- the next interval. So each interval changes the slot's state at most
+-- twice, on the day it starts and on the day it ends, unless a later
+-- interval of its slot starts the same day. The state is computed at those
+-- change days and spread over the days until the next change, never per day.
+slot_intervals as (
+    select
+        *,
+        cast(valid_from as date) as from_day,
+        cast(valid_to as date) as to_day,
+        cast(next_valid_from as date) as next_from_day
+    from intervals
+),
+
+slot_changes as (
+    select
+        environment,
+        service,
+        slot,
+        from_day as day,
+        release,
+        segment
+    from slot_intervals
+    where
+        (next_from_day is null or from_day < next_from_day)
+        and (to_day is null or from_day < to_day)
+    union all
+    select
+        environment,
+        service,
+        slot,
+        greatest(from_day, to_day) as day,
+        cast(null as {{ dbt.type_string() }}) as release,
+        cast(null as {{ dbt.type_string() }}) as segment
+    from slot_intervals
+    where
+        to_day is not null
+        and (next_from_day is null or greatest(from_day, to_day) < next_from_day)
+),
+
+fleet_changes as (
+    select * from slot_changes
+    where slot = 'fleet'
+),
+
+canary_changes as (
+    select * from slot_changes
+    where slot = 'canary'
+),
+
+change_days as (
+    select distinct
+        environment,
+        service,
+        day
+    from slot_changes
+),
+
+-- What each segment runs from a change day on. The environment's running
+-- release is what its fleet serves (the canary when there is no fleet yet);
+-- production's is compared with it.
+states as (
+    select
+        c.environment,
+        c.service,
+        c.day,
+        case when f.segment not in ('blue', 'green') then f.release end as full_release,
+        case when f.segment = 'blue' then f.release end as blue_release,
+        case when f.segment = 'green' then f.release end as green_release,
+        k.release as canary_release,
+        f.release as fleet_release
+    from change_days as c
+    asof left join fleet_changes as f
+        on c.environment = f.environment and c.service = f.service and c.day >= f.day
+    asof left join canary_changes as k
+        on c.environment = k.environment and c.service = k.service and c.day >= k.day
+),
+
+positioned as (
+    select
+        s.*,
+        coalesce(s.fleet_release, s.canary_release) as running_release,
+        o.release_position as running_position
+    from states as s
+    left join release_order as o
+        on s.service = o.service and coalesce(s.fleet_release, s.canary_release) = o.release
+),
+
+production as (
+    select
+        service,
+        day,
+        running_release,
+        running_position
+    from positioned
+    where environment = 'production'
 ),
 
 -- The series runs from the environment's first deployment day to the
@@ -91,7 +192,7 @@ bounds as (
         d.environment,
         d.service,
         min(cast(d.finished_at as date)) as first_day,
-        max(s.last_day) as last_day
+        least(max(s.last_day), cast(max(a.as_of) as date)) as last_day
     from deployments as d
     inner join (
         select
@@ -100,79 +201,69 @@ bounds as (
         from deployments
         group by service
     ) as s on d.service = s.service
+    cross join as_of as a
     group by d.environment, d.service
 ),
 
--- End of day = the next midnight (exclusive). Nothing after the as-of
--- exists upstream, so the as-of day ends at the as-of in effect.
-days as (
-    select
+-- Days on which anything in a row can change: the environment's own changes
+-- and production's (for its lag), each running until the next one.
+breakpoints as (
+    select distinct
         b.environment,
         b.service,
-        cast(t.day as date) as day,
-        cast({{ dbt.dateadd('day', 1, 'cast(t.day as date)') }} as timestamptz) as end_of_day
+        c.day,
+        b.last_day
     from bounds as b
-    cross join as_of as a,
-        unnest(generate_series(
-            b.first_day, least(b.last_day, cast(a.as_of as date)), interval 1 day
-        )) as t (day)
-),
-
-slots as (
-    select
-        d.*,
-        x.slot
-    from days as d
-    cross join (
-        select 'fleet' as slot
-        union all
-        select 'canary' as slot
-    ) as x
-),
-
--- The interval starting last before the end of the day is the only one that
--- can cover it (a slot's intervals do not overlap).
-running as (
-    select
-        s.environment,
-        s.service,
-        s.day,
-        s.slot,
-        case when i.valid_to is null or i.valid_to >= s.end_of_day then i.release end as release,
-        case when i.valid_to is null or i.valid_to >= s.end_of_day then i.segment end as segment
-    from slots as s
-    asof left join intervals as i
+    inner join change_days as c
         on
-            s.environment = i.environment
-            and s.service = i.service
-            and s.slot = i.slot
-            and s.end_of_day > i.valid_from
-),
-
-per_day as (
+            b.service = c.service
+            and c.environment in (b.environment, 'production')
+            and c.day between b.first_day and b.last_day
+    union
     select
         environment,
         service,
-        day,
-        max(release) filter (where slot = 'fleet' and segment not in ('blue', 'green')) as full_release,
-        max(release) filter (where slot = 'fleet' and segment = 'blue') as blue_release,
-        max(release) filter (where slot = 'fleet' and segment = 'green') as green_release,
-        max(release) filter (where slot = 'canary') as canary_release,
-        max(release) filter (where slot = 'fleet') as fleet_release
-    from running
-    group by environment, service, day
+        first_day,
+        last_day
+    from bounds
 ),
 
--- The environment's running release is what its fleet serves (the canary
--- when there is no fleet yet); production's is compared with it.
-positioned as (
+sequenced_breakpoints as (
+    select
+        *,
+        lead(day) over (partition by environment, service order by day) as next_day
+    from breakpoints
+),
+
+pieces as (
+    select
+        b.environment,
+        b.service,
+        b.day as from_day,
+        coalesce(cast({{ dbt.dateadd('day', -1, 'b.next_day') }} as date), b.last_day) as through_day,
+        e.full_release,
+        e.blue_release,
+        e.green_release,
+        e.canary_release,
+        e.fleet_release,
+        e.running_release,
+        p.running_release as production_release,
+        -- positive: behind production; negative: ahead of it (normal before release)
+        p.running_position - e.running_position as lags_production_by
+    from sequenced_breakpoints as b
+    asof left join positioned as e
+        on b.environment = e.environment and b.service = e.service and b.day >= e.day
+    asof left join production as p
+        on b.service = p.service and b.day >= p.day
+),
+
+-- DuckDB generate_series: one row per day of each piece.
+days as (
     select
         p.*,
-        coalesce(p.fleet_release, p.canary_release) as running_release,
-        o.release_position as running_position
-    from per_day as p
-    left join release_order as o
-        on p.service = o.service and coalesce(p.fleet_release, p.canary_release) = o.release
+        cast(t.day as date) as day
+    from pieces as p,
+        unnest(generate_series(p.from_day, p.through_day, interval 1 day)) as t (day)
 ),
 
 found as (
@@ -200,16 +291,13 @@ final as (
             else 2
         end as releases_running,
         e.running_release,
-        p.running_release as production_release,
-        -- positive: behind production; negative: ahead of it (normal before release)
-        p.running_position - e.running_position as lags_production_by,
+        e.production_release,
+        e.lags_production_by,
         coalesce(e.fleet_release <> e.canary_release, false) as segments_differ,
-        coalesce(p.running_position - e.running_position > s.version_skew_releases, false) as lag_exceeded,
+        coalesce(e.lags_production_by > s.version_skew_releases, false) as lag_exceeded,
         cast(coalesce(f.defects_found, 0) as bigint) as defects_found
-    from positioned as e
+    from days as e
     cross join settings as s
-    left join positioned as p
-        on p.environment = 'production' and e.service = p.service and e.day = p.day
     left join found as f
         on e.environment = f.environment and e.service = f.service and e.day = f.day
 )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from xml.etree import ElementTree
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -137,9 +138,23 @@ def _json(path: Path, encoding: str) -> AdapterInput:
                    "PagerDuty incidents, GitLab deployments or a coverage.py report", "json")
 
 
-def _xml(path: Path) -> AdapterInput:
+def _parse_xml(path: Path, encoding: str) -> Any:
+    """The document's root element, parsed safely.
+
+    Entities (an XML bomb, external references) can only be declared in a
+    document type declaration: a file with one goes through defusedxml, which
+    refuses them. The others go through the standard library's C parser (the
+    same expat, the same tree), several times faster than defusedxml's
+    parser, which hands every element to Python.
+    """
+    if "<!DOCTYPE" in path.read_text(encoding=encoding):
+        return SafeET.parse(str(path), forbid_dtd=False).getroot()
+    return ElementTree.parse(path).getroot()
+
+
+def _xml(path: Path, encoding: str) -> AdapterInput:
     try:
-        root = SafeET.parse(str(path), forbid_dtd=False).getroot()
+        root = _parse_xml(path, encoding)
     except DefusedXmlException as exc:
         raise Rejected(f"refused: the XML declares entities or external references ({type(exc).__name__}); "
                        "exports never need them and they can expand without bound (XML bomb)", "xml") from None
@@ -166,7 +181,7 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
     if first in ("{", "["):
         return _json(path, encoding)
     if first == "<":
-        return _xml(path)
+        return _xml(path, encoding)
     if lcov.matches(head):
         return AdapterInput(lcov, path.read_text(encoding=encoding))
     header = next(csv.reader(io.StringIO(head.lstrip("\ufeff"))), [])

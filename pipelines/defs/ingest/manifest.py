@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -38,8 +41,8 @@ create or replace table raw.ingested_files (
 create or replace table raw.ingest_state (state_key varchar);
 """
 
-# Table names from the fixed entity and bookkeeping lists; the file name is bound.
-_FORGET_SQL = tuple("delete from raw." + name + " where source_file = ?"
+# Table names from the fixed entity and bookkeeping lists; the file names are a bound list.
+_FORGET_SQL = tuple("delete from raw." + name + " where source_file in (select unnest(?::varchar[]))"
                     for name in (*ENTITIES, "quarantine", "load_report", "ingested_files"))
 
 
@@ -108,26 +111,50 @@ def known_files(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, int, int
         "select source_file, content_sha256, size_bytes, mtime_ns from raw.ingested_files").fetchall()}
 
 
-def touch(con: duckdb.DuckDBPyConnection, source: str, size: int, mtime_ns: int) -> None:
+@dataclass(frozen=True)
+class FileState:
+    """What identifies a file's content: its hash (or a git fingerprint), size and modification time."""
+
+    source: str
+    sha: str
+    size: int
+    mtime_ns: int
+
+
+def touch(con: duckdb.DuckDBPyConnection, files: list[FileState]) -> None:
     """Same content under a new size or modification time: keep them, so the next build does not hash it."""
-    con.execute("update raw.ingested_files set size_bytes = ?, mtime_ns = ? where source_file = ?",
-                [size, mtime_ns, source])
-
-
-def forget(con: duckdb.DuckDBPyConnection, source: str) -> None:
-    """Remove every row an earlier build loaded from `source`."""
-    for sql in _FORGET_SQL:
-        con.execute(sql, [source])
-
-
-def record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], sha: str, size: int, mtime_ns: int) -> None:
-    for report in reports:
+    if files:
         con.execute(
-            "insert into raw.load_report values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [report.source_file, report.entity, report.format, sha, report.status, report.rows_read,
-             report.rows_loaded, report.rows_quarantined, report.naive_timestamps, report.message],
+            "update raw.ingested_files as f set size_bytes = t.size_bytes, mtime_ns = t.mtime_ns from ("
+            "select unnest(?::varchar[]) as source_file, unnest(?::bigint[]) as size_bytes, "
+            "unnest(?::bigint[]) as mtime_ns) as t where f.source_file = t.source_file",
+            [[f.source for f in files], [f.size for f in files], [f.mtime_ns for f in files]],
         )
-    con.execute("insert into raw.ingested_files values (?, ?, ?, ?)", [reports[0].source_file, sha, size, mtime_ns])
+
+
+def forget(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
+    """Remove every row an earlier build loaded from these files (one statement per table)."""
+    if sources:
+        for sql in _FORGET_SQL:
+            con.execute(sql, [sources])
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, types: list[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """Rows into a table in one statement, each column bound as a list (executemany runs one per row)."""
+    if rows:
+        # SQL text: the caller's fixed table name and column types; the values are bound.
+        con.execute("insert into " + table + " select " + ", ".join(f"unnest(?::{t}[])" for t in types),
+                    [list(column) for column in zip(*rows, strict=True)])
+
+
+def record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], files: list[FileState]) -> None:
+    """The reports and the state of the files read in this build, each table in one statement."""
+    sha = {f.source: f.sha for f in files}
+    insert_rows(con, "raw.load_report", [*["varchar"] * 5, *["bigint"] * 4, "varchar"], [
+        (r.source_file, r.entity, r.format, sha[r.source_file], r.status, r.rows_read, r.rows_loaded,
+         r.rows_quarantined, r.naive_timestamps, r.message) for r in reports])
+    insert_rows(con, "raw.ingested_files", ["varchar", "varchar", "bigint", "bigint"],
+                [(f.source, f.sha, f.size, f.mtime_ns) for f in files])
 
 
 def recorded_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:

@@ -14,10 +14,8 @@ specs in `canonical.py`, never from user input; values are bound parameters.
 from __future__ import annotations
 
 import duckdb
-import pandas as pd
 
 from pipelines.defs.ingest.canonical import Column, Entity
-from pipelines.defs.ingest.report import FileReport
 
 EARLIEST = "1990-01-01 00:00:00+00"
 LATEST = "2101-01-01 00:00:00+00"  # "after 2100" means from 2101 on
@@ -47,6 +45,9 @@ create or replace temp macro df_bool(s) as
     case when lower(trim(s)) in ('true', 't', 'yes', 'y', '1') then true
          when lower(trim(s)) in ('false', 'f', 'no', 'n', '0') then false end;
 """
+
+# Per source file: (rows loaded, rows quarantined, naive timestamps among the loaded rows).
+Counts = dict[str, tuple[int, int, int]]
 
 SQL_TYPES = {"text": "varchar", "timestamp": "timestamptz", "int": "bigint", "float": "double", "bool": "boolean"}
 
@@ -126,19 +127,22 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
 
 
 def check_and_insert(
-    con: duckdb.DuckDBPyConnection, source: str, entity: Entity, present: set[str], tz: str,
-    source_system: str, raw_records: str, extra_reason: bool = False,
-) -> tuple[int, int, int]:
-    """Validate `_src` (source_row and canonical text columns) into raw + quarantine.
+    con: duckdb.DuckDBPyConnection, entity: Entity, present: set[str], tz: str, source_system: str,
+    records: str, raw_record: str, extra_reason: bool = False,
+) -> Counts:
+    """Validate `_src` (source_file, source_row and canonical text columns) into raw + quarantine.
 
-    The bookkeeping columns are `_df_`-prefixed: an entity may have a column
-    called `reason` (waivers) and must not collide with them.
+    `_src` may hold several files: rows are numbered, and keys compared, within
+    their own file. The bookkeeping columns are `_df_`-prefixed: an entity may
+    have a column called `reason` (waivers) and must not collide with them.
 
-    `raw_records` is a query giving (source_row, raw_record): the original
-    record, built only for the rows that are quarantined. Returns (loaded,
+    `records` names a relation with (source_file, source_row) and what the SQL
+    expression `raw_record` (over its alias `r`) turns into the original record;
+    it is evaluated only for the quarantined rows. Returns, per file, (loaded,
     quarantined, naive timestamps among the loaded rows).
     """
-    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
+    # SQL text: identifiers from the fixed canonical entity list (canonical.py) and the
+    # callers' fixed relation names and expressions; values are bound.
     problems = (["_reason"] if extra_reason else []) + _problems(entity, present)
     problems = problems or ["cast(null as varchar)"]
     typed = ", ".join(f"{_typed(c, c.name in present)} as {c.name}" for c in entity.columns)
@@ -156,68 +160,44 @@ def check_and_insert(
         checked as (
             select *, nullif(concat_ws('; ', {", ".join(problems)}), '') as _df_reason, {naive} as _df_naive
             from parsed
-        ),
-        typed as (
-            select source_row, _df_reason, _df_naive, {typed} from checked
-        ),
-        keyed as (
-            select typed.*,
-                min(source_row) filter (where _df_reason is null) over (partition by {key}) as _df_first_row
-            from typed
         )
-        select keyed.* replace (
-            coalesce(_df_reason,
-                case when source_row > _df_first_row
-                     then 'duplicate key ({key}) of row ' || _df_first_row || ' in the same file' end
-            ) as _df_reason
-        )
-        from keyed
+        select source_file, source_row, _df_reason, _df_naive, {typed} from checked
         """,
         {"tz": tz},
     )
-    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
+    # A key seen again among a file's valid rows: the later rows are quarantined. Grouped
+    # apart and applied as an update: repeats are rare, and a window over the whole rows
+    # (or a join of them with themselves) cost as much as all the checks together.
+    same_key = " and ".join(f"c.{k} is not distinct from d.{k}" for k in entity.key)
+    con.execute(
+        f"""
+        update _checked as c
+        set _df_reason = 'duplicate key ({key}) of row ' || d._df_first_row || ' in the same file'
+        from (
+            select source_file, {key}, min(source_row) as _df_first_row
+            from _checked where _df_reason is null
+            group by source_file, {key} having count(*) > 1
+        ) as d
+        where c._df_reason is null and c.source_file = d.source_file and {same_key}
+            and c.source_row > d._df_first_row
+        """
+    )
     columns = ", ".join(entity.column_names)
     con.execute(
-        f"insert into raw.{entity.name} select {columns}, ?, source_row, ? from _checked where _df_reason is null",
-        [source, source_system],
+        f"insert into raw.{entity.name} select {columns}, source_file, source_row, ? from _checked "
+        "where _df_reason is null",
+        [source_system],
     )
     con.execute(
-        f"insert into raw.quarantine select ?, c.source_row, ?, c._df_reason, r.raw_record from _checked as c "
-        f"inner join ({raw_records}) as r using (source_row) where c._df_reason is not null order by c.source_row",
-        [source, entity.name],
+        f"insert into raw.quarantine select c.source_file, c.source_row, ?, c._df_reason, {raw_record} "
+        f"from _checked as c inner join {records} as r using (source_file, source_row) "
+        "where c._df_reason is not null order by c.source_file, c.source_row",
+        [entity.name],
     )
-    loaded, quarantined, naive_count = con.execute(
-        "select count(*) filter (where _df_reason is null), count(*) filter (where _df_reason is not null), "
-        "coalesce(sum(_df_naive) filter (where _df_reason is null), 0) from _checked"
-    ).fetchall()[0]
-    return loaded, quarantined, int(naive_count)
-
-
-def load_rows(
-    con: duckdb.DuckDBPyConnection, source: str, entity: Entity, rows: list[dict], fmt: str,
-    source_system: str, tz: str, notes: list[str] = (),
-) -> FileReport:
-    """Validate an adapter's rows for one entity into raw + quarantine, exactly as a canonical CSV."""
-    names = [c.name for c in entity.columns if any(row.get(c.name) not in (None, "") for row in rows)]
-    has_reason = any(row.get("_reason") for row in rows)
-    columns = {
-        name: pd.Series([None if row.get(name) is None else str(row[name]) for row in rows], dtype=object)
-        for name in [*names, *(["_reason"] if has_reason else [])]
-    }
-    frame = pd.DataFrame(columns, index=range(len(rows)))
-    frame.insert(0, "source_row", range(1, len(rows) + 1))
-    con.register("_adapter_rows", frame)
-    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
-    casts = "".join(f', cast("{n}" as varchar) as "{n}"' for n in columns)
-    canonical = ", ".join(f"'{n}', cast(\"{n}\" as varchar)" for n in names) or "'source_row', source_row"
-    con.execute(
-        f"create or replace temp table _src as select source_row, json_object({canonical}) as raw_record"
-        f"{casts} from _adapter_rows"
-    )
-    con.unregister("_adapter_rows")
-    loaded, quarantined, naive = check_and_insert(
-        con, source, entity, set(names), tz, source_system,
-        raw_records="select source_row, raw_record from _src", extra_reason=has_reason,
-    )
-    con.execute("drop table _src")
-    return FileReport(source, entity.name, fmt, "loaded", len(rows), loaded, quarantined, naive, "; ".join(notes))
+    rows = con.execute(
+        "select source_file, count(*) filter (where _df_reason is null), "
+        "count(*) filter (where _df_reason is not null), "
+        "coalesce(sum(_df_naive) filter (where _df_reason is null), 0) from _checked group by source_file"
+    ).fetchall()
+    con.execute("drop table _checked")
+    return {source: (loaded, quarantined, int(naive)) for source, loaded, quarantined, naive in rows}

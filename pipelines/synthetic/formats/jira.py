@@ -1,8 +1,10 @@
 """Canonical defects and status history -> `jira/issues.json` in the Jira REST shape.
 
 The file is what `GET /rest/api/2/search?jql=...&expand=changelog,names`
-returns in one page, so the Jira adapter (`jira_json`) reads back the same
-canonical values under the shipped policy:
+returns in one page (above `PAGE_SIZE` issues, the pages
+`jira/issues-0001.json`, ... with their `startAt` and the search's `total`),
+so the Jira adapter (`jira_json`) reads back the same canonical values under
+the shipped policy:
 
 - `key` is the defect_id; the project is the key's prefix (`SRCH-253` -> `SRCH`).
   `self` is `<tracker>/rest/api/2/issue/<id>` where `<tracker>` comes from the
@@ -44,6 +46,11 @@ from pipelines.defs.ingest.canonical import DEFECT_STATUS_HISTORY, DEFECTS
 from pipelines.policy import load_policy, match_key
 
 FILE = "jira/issues.json"
+PAGE_FILE = "jira/issues-{number:04d}.json"
+# Issues per page when there are more: a script paging through the search API
+# writes such pages (~25 MB each here); one file of a million issues (2.5 GB)
+# would exceed what the loader reads as one document.
+PAGE_SIZE = 10_000
 _DEFAULT_TRACKER = "https://jira.example.com"
 _CUSTOM_FIELDS = {  # canonical column -> (field id, display name in `names`)
     "service": ("customfield_10100", "Service"),
@@ -75,8 +82,9 @@ _DUPLICATE = {"id": "10002", "name": "Duplicate", "inward": "is duplicated by", 
 _ISO = r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?\s*([zZ]|[+-]\d{2}:?\d{2})?$"
 
 
-def write(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
-    """Write `frames["defects"]` and `frames["defect_status_history"]` (canonical CSVs read as text)."""
+def write(frames: dict[str, pd.DataFrame], out_dir: Path, page_size: int = PAGE_SIZE) -> dict[str, int]:
+    """Write `frames["defects"]` and `frames["defect_status_history"]` (canonical CSVs read as text):
+    one page, or pages of `page_size` issues when there are more."""
     defects = _columns(frames["defects"], DEFECTS.column_names)
     history = _columns(frames.get("defect_status_history", pd.DataFrame()), DEFECT_STATUS_HISTORY.column_names)
     orphans = set(history["defect_id"]) - set(defects["defect_id"])
@@ -101,29 +109,34 @@ def write(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
     issue_ids = {key: str(10_000 + n) for n, key in enumerate(defects["defect_id"])}
     duplicated_by = _duplicated_by(defects)
 
-    path = out_dir / FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     records = defects.to_dict("records")
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write(f'{{"expand":"names,schema","startAt":0,"maxResults":{len(records)},'
-                     f'"total":{len(records)},"issues":[')
-        for n, record in enumerate(records):
-            key = record["defect_id"]
-            issue = {
-                "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
-                "id": issue_ids[key],
-                "self": f"{trackers[n]}/rest/api/2/issue/{issue_ids[key]}",
-                "key": key,
-                "fields": _fields(record, {name: values[n] for name, values in times.items()},
-                                  _status(record["status"], status_ids, categories[n])),
-                "changelog": _changelog([histories[i] for i in reversed(by_defect.get(key, []))]),
-            }
-            issue["fields"]["issuelinks"] = _issue_links(
-                n, record["duplicate_of"], duplicated_by.get(key, []), issue_ids, trackers[n])
-            handle.write(("\n" if n == 0 else ",\n") + json.dumps(issue, ensure_ascii=False))
-        names = dict(_CUSTOM_FIELDS.values()) | _SYSTEM_NAMES
-        handle.write('\n],"names":' + json.dumps(names, ensure_ascii=False) + "}\n")
-    return {FILE: len(records)}
+    names = dict(_CUSTOM_FIELDS.values()) | _SYSTEM_NAMES
+    written: dict[str, int] = {}
+    for start in range(0, max(len(records), 1), page_size):
+        file = FILE if len(records) <= page_size else PAGE_FILE.format(number=start // page_size + 1)
+        path = out_dir / file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page = records[start:start + page_size]
+        with path.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(f'{{"expand":"names,schema","startAt":{start},"maxResults":{len(page)},'
+                         f'"total":{len(records)},"issues":[')
+            for n, record in enumerate(page, start=start):
+                key = record["defect_id"]
+                issue = {
+                    "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
+                    "id": issue_ids[key],
+                    "self": f"{trackers[n]}/rest/api/2/issue/{issue_ids[key]}",
+                    "key": key,
+                    "fields": _fields(record, {name: values[n] for name, values in times.items()},
+                                      _status(record["status"], status_ids, categories[n])),
+                    "changelog": _changelog([histories[i] for i in reversed(by_defect.get(key, []))]),
+                }
+                issue["fields"]["issuelinks"] = _issue_links(
+                    n, record["duplicate_of"], duplicated_by.get(key, []), issue_ids, trackers[n])
+                handle.write(("\n" if n == start else ",\n") + json.dumps(issue, ensure_ascii=False))
+            handle.write('\n],"names":' + json.dumps(names, ensure_ascii=False) + "}\n")
+        written[file] = len(page)
+    return written
 
 
 def _columns(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:

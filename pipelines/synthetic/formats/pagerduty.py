@@ -23,12 +23,19 @@ instant survives. Identifiers are derived by hashing, so output is deterministic
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+FILE = "pagerduty/incidents.json"
+PAGE_FILE = "pagerduty/incidents-{number:04d}.json"
+# Incidents per page when there are more (the API pages by `offset`): one file
+# of 50,000 incidents with their log entries (600 MB) would exceed what the
+# loader reads as one document.
+PAGE_SIZE = 10_000
 _TIMES = ("impact_started_at", "detected_at", "acknowledged_at", "resolved_at")
 _BASE = "https://defectflow-example.pagerduty.com"
 _API = "https://api.pagerduty.com"
@@ -38,21 +45,29 @@ _POLICY = {"id": "PESCAL1", "type": "escalation_policy_reference", "summary": "D
            "self": f"{_API}/escalation_policies/PESCAL1", "html_url": f"{_BASE}/escalation_policies/PESCAL1"}
 
 
-def write(frames: dict[str, pd.DataFrame], out_dir: Path) -> dict[str, int]:
-    """Write `frames["incidents"]` (canonical CSV read as text) as `out_dir/pagerduty/incidents.json`."""
+def write(frames: dict[str, pd.DataFrame], out_dir: Path, page_size: int = PAGE_SIZE) -> dict[str, int]:
+    """Write `frames["incidents"]` (canonical CSV read as text) as `out_dir/pagerduty/incidents.json`,
+    or above `page_size` incidents as the API's pages (`incidents-0001.json`, ... with `offset`,
+    `limit` and `more`)."""
     incidents = frames["incidents"]
     times = {column: _utc_text(incidents[column]) for column in _TIMES}
-    path = out_dir / "pagerduty" / "incidents.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        handle.write('{"incidents": [')
-        for number, (record, *stamps) in enumerate(
-            zip(incidents.to_dict("records"), *(times[c] for c in _TIMES), strict=True), start=1
-        ):
-            at = dict(zip(_TIMES, stamps, strict=True))
-            handle.write(("\n" if number == 1 else ",\n") + json.dumps(_incident(number, record, at)))
-        handle.write("\n]}\n")
-    return {"pagerduty/incidents.json": len(incidents)}
+    rows = zip(incidents.to_dict("records"), *(times[c] for c in _TIMES), strict=True)
+    (out_dir / "pagerduty").mkdir(parents=True, exist_ok=True)
+    written: dict[str, int] = {}
+    for offset in range(0, max(len(incidents), 1), page_size):
+        paged = len(incidents) > page_size
+        file = PAGE_FILE.format(number=offset // page_size + 1) if paged else FILE
+        page = list(itertools.islice(rows, page_size))
+        with (out_dir / file).open("w", encoding="utf-8") as handle:
+            handle.write('{"incidents": [')
+            for number, (record, *stamps) in enumerate(page, start=offset + 1):
+                at = dict(zip(_TIMES, stamps, strict=True))
+                handle.write(("\n" if number == offset + 1 else ",\n") + json.dumps(_incident(number, record, at)))
+            more = offset + page_size < len(incidents)
+            handle.write("\n]" + (f', "limit": {page_size}, "offset": {offset}, "more": {json.dumps(more)}, '
+                                   '"total": null' if paged else "") + "}\n")
+        written[file] = len(page)
+    return written
 
 
 def _utc_text(column: pd.Series) -> list[str | None]:

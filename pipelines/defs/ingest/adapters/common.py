@@ -15,6 +15,8 @@ _READABLE = ("name", "value", "displayName", "summary", "title", "key")
 
 def readable(value: Any) -> str | None:
     """A source value as text: objects by their readable key, lists by their first element."""
+    if type(value) is str:  # most values: called millions of times on a large export
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -38,6 +40,8 @@ def resolve(record: Mapping[str, Any], path: str, names: Mapping[str, str] | Non
     """The raw value at a dotted path. `names` maps display names to field ids (Jira's `names`)."""
     if names and path in names:
         path = names[path]
+    if type(record) is dict and "." not in path:  # the common case, without the walk
+        return record.get(path)
     current: Any = record
     for part in path.split("."):
         if isinstance(current, Mapping) and part in current:
@@ -65,9 +69,9 @@ def pick(
     names: Mapping[str, str] | None = None,
 ) -> str | None:
     """The first non-empty value among `paths` (see `SourceMapping.fields`)."""
-    labels = list(labels)
     for path in paths:
         if path.startswith("label:"):
+            labels = labels if isinstance(labels, list) else list(labels)  # an iterator is read once
             value = label_value(labels, path[len("label:"):])
         else:
             value = readable(resolve(record, path, names))

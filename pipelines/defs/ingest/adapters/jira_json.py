@@ -38,7 +38,7 @@ _SYSTEM_FIELDS: dict[str, list[str]] = {
 }
 _TIMESTAMPS = {c.name for c in DEFECTS.columns if c.type == "timestamp"}
 
-_COMPACT_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+_CONTAINERS = (dict, list)
 _WHOLE_NUMBER = re.compile(r"^(-?\d+)\.0+$")
 
 
@@ -46,7 +46,12 @@ def jira_time(text: str | None) -> str | None:
     """Jira's `2020-06-12T08:13:13.360+0800` as ISO-8601 `...+08:00` (same instant, same offset)."""
     if not text:
         return None
-    return _COMPACT_OFFSET.sub(r"\1:\2", text.strip())
+    text = text.strip()
+    # a compact offset ends the text: sign and four digits (isdecimal is the \d of a regex;
+    # string tests, as a regex substitution costs more than the rest of an issue's timestamps)
+    if len(text) >= 5 and text[-5] in "+-" and text[-4:].isdecimal():
+        return f"{text[:-2]}:{text[-2:]}"
+    return text
 
 
 def _is_issue(item: Any) -> bool:
@@ -77,7 +82,7 @@ def _adf_text(node: Any) -> str:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping) and value.get("type") == "doc" and "content" in value:
+    if type(value) is dict and value.get("type") == "doc" and "content" in value:
         return _adf_text(value).strip()
     return value
 
@@ -89,16 +94,23 @@ def _status_categories(issues: list[Any]) -> dict[str, str]:
     name seen with different categories takes the one seen most often.
     """
     votes: dict[str, Counter[str]] = {}
-    stack: list[Any] = list(issues)
+    # A walk of millions of nodes: only objects and arrays go on the stack (a parsed JSON
+    # document has no other containers), pushed in a plain loop (no generator per node).
+    stack: list[Any] = [issue for issue in issues if isinstance(issue, _CONTAINERS)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
+        node = pop()
+        if isinstance(node, dict):
             category = node.get("statusCategory")
-            if isinstance(category, Mapping) and node.get("name") and category.get("key"):
+            if isinstance(category, dict) and node.get("name") and category.get("key"):
                 votes.setdefault(str(node["name"]), Counter())[str(category["key"])] += 1
-            stack.extend(value for key, value in node.items() if key != "changelog")
-        elif isinstance(node, list):
-            stack.extend(node)
+            for key, value in node.items():
+                if isinstance(value, _CONTAINERS) and key != "changelog":
+                    push(value)
+        else:
+            for value in node:
+                if isinstance(value, _CONTAINERS):
+                    push(value)
     return {name: counter.most_common(1)[0][0] for name, counter in votes.items()}
 
 
@@ -142,8 +154,18 @@ def _links(key: str | None, fields: Mapping[str, Any]) -> tuple[list[Row], str |
     return rows, duplicate_of
 
 
-def _defect(issue: Mapping[str, Any], fields: Mapping[str, Any], ctx: ParseContext,
-            names: Mapping[str, str], duplicate_of: str | None) -> Row:
+def _field_paths(ctx: ParseContext, names: Mapping[str, str]) -> dict[str, list[str]]:
+    """Where each defect column comes from, display names resolved to field ids (once per file):
+    the policy's mapping, else the system field."""
+    return {
+        column: [path if path.startswith("label:") else names.get(path, path)
+                 for path in ctx.mapping.fields.get(column) or _SYSTEM_FIELDS.get(column, [])]
+        for column in DEFECTS.column_names
+    }
+
+
+def _defect(issue: Mapping[str, Any], fields: Mapping[str, Any], paths: dict[str, list[str]],
+            duplicate_of: str | None) -> Row:
     labels = [str(label) for label in fields.get("labels") or []]
     computed = {
         "defect_id": readable(issue.get("key")),
@@ -152,12 +174,11 @@ def _defect(issue: Mapping[str, Any], fields: Mapping[str, Any], ctx: ParseConte
         "url": _browse_url(issue),
     }
     row: Row = {}
-    for column in DEFECTS.column_names:
+    for column, column_paths in paths.items():
         if column in computed:
             row[column] = computed[column]
             continue
-        paths = ctx.mapping.fields.get(column) or _SYSTEM_FIELDS.get(column, [])
-        value = pick(fields, paths, labels, names)
+        value = pick(fields, column_paths, labels)
         row[column] = jira_time(value) if column in _TIMESTAMPS else value
     if row["users_affected"]:
         # Jira number fields are JSON floats (12.0); the column is a count.
@@ -224,6 +245,7 @@ def parse(doc: Any, ctx: ParseContext) -> Parsed:
     for field_id, display in (id_to_name or {}).items():
         names.setdefault(str(display), str(field_id))
     categories = _status_categories(issues)
+    paths = _field_paths(ctx, names)
     defects: list[Row] = []
     history: list[Row] = []
     links: list[Row] = []
@@ -231,7 +253,7 @@ def parse(doc: Any, ctx: ParseContext) -> Parsed:
         fields = {key: _plain(value) for key, value in issue["fields"].items()}
         key = readable(issue.get("key"))
         issue_links, duplicate_of = _links(key, fields)
-        defects.append(_defect(issue, fields, ctx, names, duplicate_of))
+        defects.append(_defect(issue, fields, paths, duplicate_of))
         history.extend(_history(key, issue.get("changelog") or {}, categories))
         links.extend(issue_links)
     return Parsed(

@@ -54,7 +54,9 @@ class _Scope:
 
 def _local(tag: Any) -> str:
     """The tag without its XML namespace (comments and processing instructions have no str tag)."""
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1] if "}" in tag else tag  # most tags have no namespace: no split
 
 
 def _child(element: Any, name: str) -> Any:
@@ -139,34 +141,54 @@ def _lookup(properties: dict[str, str], names: list[str]) -> str | None:
     return None
 
 
-def _row(case: Any, scope: _Scope, index: int, run_id: str, fields: dict[str, list[str]]) -> Row:
-    status, detail = "passed", None
-    for tag, outcome in _OUTCOMES:
-        detail = _child(case, tag)
-        if detail is not None:
-            status = outcome
-            break
+def _property_columns(properties: dict[str, str], fields: dict[str, list[str]]) -> Row:
+    return {
+        "properties": compact_json(properties) if properties else None,
+        "environment": _lookup(properties, fields.get("environment", [])),
+        "commit_sha": _lookup(properties, fields.get("commit_sha", [])),
+    }
+
+
+def _inherited(scope: _Scope, fields: dict[str, list[str]]) -> Row:
+    """The columns a case takes from its suites: once per suite, not per case (hundreds per file)."""
+    return {"suite": " / ".join(scope.names) or None, "executed_at": _timestamp(scope.timestamp),
+            **_property_columns(scope.properties, fields)}
+
+
+def _outcome(case: Any) -> tuple[str, Any]:
+    """The case's status and the element that tells it (None for a pass)."""
+    if len(case):
+        for tag, outcome in _OUTCOMES:
+            detail = _child(case, tag)
+            if detail is not None:
+                return outcome, detail
+    return "passed", None
+
+
+def _row(case: Any, scope: _Scope, inherited: Row, index: int, run_id: str, fields: dict[str, list[str]]) -> Row:
+    status, detail = _outcome(case)
     message = stack_trace = None
     if detail is not None:
         text = "".join(detail.itertext()).strip()
         message = (detail.get("message") or "").strip() or _first_line(text)
         if status in ("failed", "error"):
             stack_trace = text or None
-    properties = {**scope.properties, **_properties(case)}
+    own = _properties(case) if len(case) else {}  # most cases have no child element at all
+    properties = _property_columns({**scope.properties, **own}, fields) if own else inherited
     return {
         "run_id": run_id,
         "case_index": str(index),
-        "suite": " / ".join(scope.names) or None,
+        "suite": inherited["suite"],
         "classname": (case.get("classname") or case.get("class") or "").strip() or None,
         "name": (case.get("name") or "").strip() or None,
         "status": status,
         "duration_s": _seconds(case.get("time")),
         "message": message,
         "stack_trace": stack_trace,
-        "properties": compact_json(properties) if properties else None,
-        "environment": _lookup(properties, fields.get("environment", [])),
-        "commit_sha": _lookup(properties, fields.get("commit_sha", [])),
-        "executed_at": _timestamp(scope.timestamp),
+        "properties": properties["properties"],
+        "environment": properties["environment"],
+        "commit_sha": properties["commit_sha"],
+        "executed_at": inherited["executed_at"],
     }
 
 
@@ -181,10 +203,13 @@ def _claimed(root: Any) -> int | None:
 
 def parse(doc: Any, ctx: ParseContext) -> Parsed:
     run_id = ctx.content_sha256[:16]
-    rows = [
-        _row(case, scope, index, run_id, ctx.mapping.fields)
-        for index, (case, scope) in enumerate(_cases(doc), 1)
-    ]
+    fields = ctx.mapping.fields
+    inherited: dict[int, Row] = {}  # by scope: the cases of a suite share one scope object
+    rows = []
+    for index, (case, scope) in enumerate(_cases(doc), 1):
+        if id(scope) not in inherited:
+            inherited[id(scope)] = _inherited(scope, fields)
+        rows.append(_row(case, scope, inherited[id(scope)], index, run_id, fields))
     notes = []
     claimed = _claimed(doc)
     if claimed is not None and claimed != len(rows):

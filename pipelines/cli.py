@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 2, 3
 DISPLAY = console.ProgressDisplay()
 LISTED_REPORTS = 12
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, what dagster-dbt copies for each dbt run
 
 
 class BuildFailed(Exception):
@@ -66,21 +69,32 @@ def parse_dbt_project(warehouse: Path | None = None) -> None:
 
     Skipped while the project's files and the build path are those of the last parse, which
     it records beside the manifest. dbt parses as the build's own dbt runs will (the profile
-    pointing at the build copy), so their parse is a partial one too.
+    pointing at the build copy), so their parse is a partial one too. dbt writes its files in
+    place: it parses into a scratch folder whose files then replace the project's by rename,
+    so a build of another warehouse running meanwhile never reads a half-written manifest.
     """
     warehouse = warehouse or warehouse_path()
     key = _parse_key(warehouse)
-    stamp = DBT_PROJECT_DIR / "target" / ".defectflow-parse"
-    if (DBT_PROJECT_DIR / "target" / "manifest.json").exists() and stamp.exists() and stamp.read_text() == key:
+    target = DBT_PROJECT_DIR / "target"
+    stamp = target / ".defectflow-parse"
+    if (target / "manifest.json").exists() and stamp.exists() and stamp.read_text() == key:
         return
     from dbt.cli.main import dbtRunner
 
-    with progress.stage("dbt parse"), environment_variable(WAREHOUSE_ENV, str(building_path(warehouse))):
-        result = dbtRunner().invoke(
-            ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        )
-    if not result.success:
-        raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+    target.mkdir(exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch,
+        progress.stage("dbt parse"),
+        environment_variable(WAREHOUSE_ENV, str(building_path(warehouse))),
+    ):
+        if (target / PARTIAL_PARSE).exists():
+            shutil.copyfile(target / PARTIAL_PARSE, Path(scratch) / PARTIAL_PARSE)
+        result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                                     "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", scratch])
+        if not result.success:
+            raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+        for name in (PARTIAL_PARSE, "manifest.json"):
+            os.replace(Path(scratch) / name, target / name)
     stamp.write_text(key)
 
 

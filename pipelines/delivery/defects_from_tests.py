@@ -1,5 +1,5 @@
-"""`defectflow defects-from-tests`: one CI run's failed tests as defect candidates (docs/contract.md
-"defects-from-tests").
+"""`defectflow defects-from-tests`: one CI run's failed tests as defect candidates
+(docs/contract.md "defects-from-tests").
 
 The JUnit files are read by the ingest's own reader (pipelines/defs/ingest), and every value
 that the warehouse also computes is computed by the warehouse's own SQL, run in DuckDB over the

@@ -18,7 +18,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.defs.ingest.canonical import DEFECTS
 from pipelines.defs.ingest.detect import CanonicalCsv, detect, scan
-from tests.conftest import modelled_warehouse
+from tests.conftest import ROOT, modelled_warehouse
 from tests.local_http import LocalServer, Reply
 
 AS_OF = "2026-04-01T00:00:00Z"
@@ -237,12 +237,16 @@ def test_a_run_whose_failures_open_defects_all_cover_exits_0(warehouse, tmp_path
 @pytest.mark.parametrize(("args", "message"), [
     (["--environment", "moon"], "defects-from-tests error: --environment 'moon' is not an environment"),
     (["--junit", "missing.xml"], "defects-from-tests error: --junit missing.xml: no such file or folder"),
+    (["--junit", "tests/fixtures/tiny/defects.csv"],
+     "defects-from-tests error: tests/fixtures/tiny/defects.csv is not a JUnit XML report: a canonical defects CSV"),
+    (["--junit", "pyproject.toml"], "pyproject.toml is not a JUnit XML report: invalid JSON at line 1"),
 ])
-def test_bad_input_exits_2_and_says_why(warehouse, failing_run, tmp_path, capsys, args, message):
+def test_bad_input_exits_2_and_says_why(warehouse, failing_run, tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(ROOT)
     argv = {"--junit": str(failing_run), "--environment": "CI", **dict(zip(args[::2], args[1::2]))}
     assert main(["defects-from-tests", *[x for kv in argv.items() for x in kv], "--build-url", BUILD,
                  "--warehouse", str(warehouse), "--out", str(tmp_path / "out")]) == 2
-    assert capsys.readouterr().err.startswith(message)
+    assert message in capsys.readouterr().err
 
 
 def test_post_sends_each_candidate_once_idempotent_by_fingerprint(warehouse, failing_run, tmp_path, monkeypatch,

@@ -31,7 +31,8 @@ import pandas as pd
 from pipelines import outbound
 from pipelines.defs.ingest.adapters import junit
 from pipelines.defs.ingest.canonical import DEFECTS, TEST_CASES
-from pipelines.defs.ingest.readers import ParsedFile, read_file
+from pipelines.defs.ingest.detect import CanonicalCsv
+from pipelines.defs.ingest.readers import ParsedFile, Read, read_file
 from pipelines.delivery.macros import render
 from pipelines.policy import ENVIRONMENTS, Policy, Tracker, match_key
 from pipelines.warehouse import connect
@@ -157,14 +158,21 @@ def read_cases(files: Sequence[Path], policy: Policy) -> pd.DataFrame:
     for path in files:
         parsed = read_file(path, policy, hashlib.sha256(path.read_bytes()).hexdigest())
         if not isinstance(parsed, ParsedFile) or parsed.format != junit.NAME:
-            reason = getattr(parsed, "message", None) or f"a {getattr(parsed, 'format', 'CSV')} file"
-            raise DefectsFromTestsError(f"{path} is not a JUnit XML report: {reason}")
+            raise DefectsFromTestsError(f"{path} is not a JUnit XML report: {_what(parsed)}")
         for table in parsed.tables:
             empty = [None] * table.count
             columns = {name: table.columns.get(name, empty) for name in TEST_CASES.column_names}
             frames.append(pd.DataFrame({"source_file": str(path), **columns}, dtype=object))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
         columns=["source_file", *TEST_CASES.column_names], dtype=object)
+
+
+def _what(read: Read) -> str:
+    if isinstance(read, CanonicalCsv):
+        return f"a canonical {read.entity.name} CSV"
+    if isinstance(read, ParsedFile):
+        return f"a {read.format} file"
+    return read.message or read.status
 
 
 def canonical_environment(value: str, policy: Policy) -> str:

@@ -7,6 +7,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
 EXIT_OK, EXIT_FAILED, EXIT_REJECTED = 0, 2, 3
 DISPLAY = console.ProgressDisplay()
 LISTED_REPORTS = 12
+PARTIAL_PARSE = "partial_parse.msgpack"  # dbt's parse state, what dagster-dbt copies for each dbt run
 
 
 class BuildFailed(Exception):
@@ -66,21 +69,32 @@ def parse_dbt_project(warehouse: Path | None = None) -> None:
 
     Skipped while the project's files and the build path are those of the last parse, which
     it records beside the manifest. dbt parses as the build's own dbt runs will (the profile
-    pointing at the build copy), so their parse is a partial one too.
+    pointing at the build copy), so their parse is a partial one too. dbt writes its files in
+    place: it parses into a scratch folder whose files then replace the project's by rename,
+    so a build of another warehouse running meanwhile never reads a half-written manifest.
     """
     warehouse = warehouse or warehouse_path()
     key = _parse_key(warehouse)
-    stamp = DBT_PROJECT_DIR / "target" / ".defectflow-parse"
-    if (DBT_PROJECT_DIR / "target" / "manifest.json").exists() and stamp.exists() and stamp.read_text() == key:
+    target = DBT_PROJECT_DIR / "target"
+    stamp = target / ".defectflow-parse"
+    if (target / "manifest.json").exists() and stamp.exists() and stamp.read_text() == key:
         return
     from dbt.cli.main import dbtRunner
 
-    with progress.stage("dbt parse"), environment_variable(WAREHOUSE_ENV, str(building_path(warehouse))):
-        result = dbtRunner().invoke(
-            ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-        )
-    if not result.success:
-        raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+    target.mkdir(exist_ok=True)
+    with (
+        tempfile.TemporaryDirectory(prefix=".parse-", dir=target) as scratch,
+        progress.stage("dbt parse"),
+        environment_variable(WAREHOUSE_ENV, str(building_path(warehouse))),
+    ):
+        if (target / PARTIAL_PARSE).exists():
+            shutil.copyfile(target / PARTIAL_PARSE, Path(scratch) / PARTIAL_PARSE)
+        result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                                     "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", scratch])
+        if not result.success:
+            raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+        for name in (PARTIAL_PARSE, "manifest.json"):
+            os.replace(Path(scratch) / name, target / name)
     stamp.write_text(key)
 
 
@@ -347,6 +361,22 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     policy.gate_max_age_hours, as_json=args.json)
 
 
+def cmd_defects_from_tests(args: argparse.Namespace) -> int:
+    from pipelines.delivery import defects_from_tests as dft
+
+    run = dft.Run(args.environment, args.build_url, args.commit, args.service)
+    return dft.run([Path(p) for p in args.junit], run, Path(args.warehouse), Path(args.out),
+                   load_policy(Path(args.policy) if args.policy else None), args.post, args.token_env)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from pipelines.delivery import sync
+
+    return sync.run(Path(args.warehouse), load_policy(Path(args.policy) if args.policy else None),
+                    sync.Scope(args.service, args.all), Path(args.out) if args.out else None, args.post,
+                    args.token_env)
+
+
 def cmd_notify(args: argparse.Namespace) -> int:
     from pipelines.delivery import notify
 
@@ -428,6 +458,40 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
     gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     gate.set_defaults(func=cmd_gate)
+
+    def tracker_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                       help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+        p.add_argument("--policy", help="policy YAML, for its tracker section (default: the shipped policy.yml)")
+        p.add_argument("--token-env", default="JIRA_TOKEN", metavar="VARIABLE",
+                       help="environment variable holding the tracker's API token (default: JIRA_TOKEN)")
+
+    dft = sub.add_parser("defects-from-tests", help="a CI run's failed tests as defect candidates",
+                         description="Exit codes: 0 no new candidate (every failure seen again or none), 1 new "
+                                     "candidates written, 2 error (unreadable JUnit file, unknown environment, "
+                                     "missing warehouse or token, or a --post delivery that failed).")
+    dft.add_argument("--junit", action="append", required=True, metavar="PATH",
+                     help="JUnit XML file, or a folder of them (repeatable)")
+    dft.add_argument("--environment", required=True, help="where the tests ran (a policy environment name)")
+    dft.add_argument("--build-url", required=True, help="the CI run's URL: each candidate's first-seen build")
+    dft.add_argument("--commit", help="commit tested (default: the JUnit files' commit property)")
+    dft.add_argument("--service", help="service under test: open defects of other services do not cover it")
+    dft.add_argument("--out", required=True, metavar="DIR", help="folder for the candidates' files")
+    dft.add_argument("--post", metavar="URL", help="POST each create-issue payload here, e.g. "
+                                                  "https://jira.example.com/rest/api/2/issue")
+    tracker_options(dft)
+    dft.set_defaults(func=cmd_defects_from_tests)
+
+    sync = sub.add_parser("sync", help="the warehouse's computed fields as Jira update payloads (dry run)",
+                          description="Exit codes: 0 payloads written (or all sent), 1 some updates not "
+                                      "delivered, 2 error (missing warehouse or token, no field mapped in "
+                                      "tracker.fields).")
+    sync.add_argument("--service", help="only this service's defects")
+    sync.add_argument("--all", action="store_true", help="closed defects too (default: open ones)")
+    sync.add_argument("--out", metavar="FILE", help="write the payloads here as JSON lines (default: print them)")
+    sync.add_argument("--post", metavar="BASE_URL", help="send them: PUT BASE_URL/rest/api/2/issue/KEY")
+    tracker_options(sync)
+    sync.set_defaults(func=cmd_sync)
 
     notify = sub.add_parser("notify", help="webhook messages for high-severity defects in active deployment streams",
                             description="Exit codes: 0 sent (or nothing to send), 1 a delivery failed (the next "

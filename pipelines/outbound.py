@@ -1,11 +1,11 @@
 """The one HTTP client of defectflow: JSON to a tracker or a webhook, retried, never leaking the token.
 
 Every command that calls out (defects-from-tests --post, sync --post, notify) goes through
-`post_json`, so the retry rule and the token rule are the same everywhere (docs/contract.md
-"Outbound calls"):
+`post_json`, so the retry rule and the token rule are the same everywhere
+(docs/contract.md "Outbound calls"):
 
 - 5xx, 429, timeouts and connection errors are retried with exponential backoff
-  (`backoff`, `2 * backoff`, `4 * backoff`, ...); a 429's or 503's `Retry-After` replaces the
+  (`backoff`, `2 * backoff`, `4 * backoff`, ...); a 429's or 5xx's `Retry-After` replaces the
   backoff for that wait. A Retry-After longer than `MAX_RETRY_AFTER` ends the retries: a CI
   step should fail and say so rather than sleep for an hour.
 - Any other status (2xx, 3xx, 4xx) is final: a 4xx is the request's fault and the same request

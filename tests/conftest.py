@@ -1,8 +1,18 @@
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import json
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pipelines.cli import BuildResult
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "tests" / "fixtures" / "tiny"
@@ -11,19 +21,55 @@ TINY_AS_OF = "2026-03-31T00:00:00Z"
 SAMPLES = ROOT.parent / "shared" / "samples"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a pytest-xdist worker (pyproject: `-n 2 --dist loadscope`): modules with slow tests first.
+
+    A worker runs a module's tests together, so a module's build is made once; the modules with
+    slow tests are handed out first, so that no long build starts while the other worker idles.
+    """
+    if not hasattr(config, "workerinput"):
+        return
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `lock` (shared by the xdist workers) for the block."""
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
-def tiny_build(tmp_path_factory):
-    """The tiny hand-computed fixture built for real: ingest, dbt, Dagster, report."""
-    from pipelines.cli import run_build
+def tiny_build(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> BuildResult:
+    """The tiny hand-computed fixture built for real: ingest, dbt, Dagster, report.
 
-    out = tmp_path_factory.mktemp("tiny")
-    result = run_build(
-        exports=TINY, warehouse=out / "w.duckdb", reports=out / "reports", policy=None, as_of_text=TINY_AS_OF
-    )
-    return result
+    Built once per session: under pytest-xdist the first worker that needs it builds it in the
+    folder the workers share, and the other waits for it and reads what it recorded. Tests only
+    read it (copy the warehouse to change it)."""
+    from pipelines.cli import BuildResult, run_build
+
+    shared = tmp_path_factory.getbasetemp()
+    if hasattr(request.config, "workerinput"):
+        shared = shared.parent  # each worker's base folder is inside the run's
+    recorded = shared / "tiny-build.json"
+    with _exclusive(shared / "tiny-build.lock"):
+        if recorded.exists():
+            fields = json.loads(recorded.read_text(encoding="utf-8"))
+            return BuildResult(**{**fields, "warehouse": Path(fields["warehouse"]),
+                                  "reports": [Path(p) for p in fields["reports"]]})
+        out = shared / "tiny"
+        out.mkdir()
+        result = run_build(
+            exports=TINY, warehouse=out / "w.duckdb", reports=out / "reports", policy=None, as_of_text=TINY_AS_OF
+        )
+        recorded.write_text(json.dumps(dataclasses.asdict(result), default=str), encoding="utf-8")
+        return result
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Modelled:
     """A warehouse ingested and modelled by dbt, and what its ingest reported."""
 

@@ -1,7 +1,9 @@
 """Canonical incidents -> `pagerduty/incidents.json` in the PagerDuty REST shape.
 
-The file is what `GET /incidents?include[]=log_entries&include[]=first_trigger_log_entries`
-would return, so the PagerDuty adapter reads it back under the shipped policy:
+The file is what the README's PagerDuty recipe writes (`GET /incidents` with
+`include[]=first_trigger_log_entries`, each incident's entries from
+`GET /log_entries` put back into it), so the PagerDuty adapter reads it back
+under the shipped policy:
 
 - `id` is the canonical `incident_id`; `incident_number` counts from 1 in file order.
 - severity -> `priority.summary` (PagerDuty priorities are named per account,

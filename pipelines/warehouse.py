@@ -129,7 +129,10 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     with writer_lock(warehouse):
         # A killed build's copy (older releases named it after the pid) is stale: start afresh.
         for leftover in warehouse.parent.glob(f".{warehouse.name}.building*"):
-            leftover.unlink(missing_ok=True)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)  # DuckDB's spill folder (`<copy>.tmp`), left by a killed build
+            else:
+                leftover.unlink(missing_ok=True)
         building = building_path(warehouse)
         with progress.stage("warehouse copy"):
             for source, target in zip(_sidecars(warehouse), _sidecars(building)):

@@ -361,6 +361,15 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     policy.gate_max_age_hours, as_json=args.json)
 
 
+def cmd_check_commits(args: argparse.Namespace) -> int:
+    from pipelines.delivery import commits
+
+    if not (args.range or args.branch):
+        raise BuildFailed("check-commits needs --range A..B or --branch NAME")
+    policy = load_policy(Path(args.policy) if args.policy else None)
+    return commits.run(Path(args.git_repo), policy, args.range, args.branch, args.since)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting import REPORTS, ReportParameterError, ReportRenderError, WarehouseError, render_report
     from pipelines.reporting.catalog import find
@@ -435,6 +444,17 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
     gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     gate.set_defaults(func=cmd_gate)
+
+    commits = sub.add_parser("check-commits", help="production commits that name no defect key (COMMIT_UNLINKED)",
+                             description="Exit codes: 0 every commit names a defect key (or is exempt), 1 some "
+                                         "do not (listed), 2 error (not a git repository, bad range, policy).")
+    commits.add_argument("--git-repo", default=".", help="the repository (default: the current folder)")
+    commits.add_argument("--range", help="git revision range, e.g. origin/main..HEAD (or NEW --not --all)")
+    commits.add_argument("--branch", help="the branch the range lands on (default: the branch its tip names); "
+                                          "without --range, every commit reachable from it is checked")
+    commits.add_argument("--since", help="only commits after this date (git's --since)")
+    commits.add_argument("--policy", help="policy YAML (default: the shipped policy.yml)")
+    commits.set_defaults(func=cmd_check_commits)
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")

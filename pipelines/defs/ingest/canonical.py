@@ -113,7 +113,7 @@ RELEASES = Entity(
 COMMITS = Entity(
     "commits",
     _cols(
-        "sha, branch, committed_at, author, message, files",
+        "sha, branch, committed_at, author, message, files, parents",
         {"committed_at": "timestamp"},
         {"sha"},
     ),

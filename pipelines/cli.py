@@ -370,6 +370,16 @@ def cmd_check_commits(args: argparse.Namespace) -> int:
     return commits.run(Path(args.git_repo), policy, args.range, args.branch, args.since)
 
 
+def cmd_audit_package(args: argparse.Namespace) -> int:
+    from pipelines.delivery import audit
+
+    if args.verify:
+        return audit.run_verify(Path(args.verify))
+    if not (args.release and args.out):
+        raise BuildFailed("audit-package needs --release R --out DIR (or --verify DIR)")
+    return audit.run_write(Path(args.warehouse), args.release, args.service, Path(args.out))
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting import REPORTS, ReportParameterError, ReportRenderError, WarehouseError, render_report
     from pipelines.reporting.catalog import find
@@ -455,6 +465,19 @@ def _parser() -> argparse.ArgumentParser:
     commits.add_argument("--since", help="only commits after this date (git's --since)")
     commits.add_argument("--policy", help="policy YAML (default: the shipped policy.yml)")
     commits.set_defaults(func=cmd_check_commits)
+
+    package = sub.add_parser("audit-package", help="a release's defects, histories, gate decisions and load "
+                                                   "reports with a SHA-256 manifest; or verify one",
+                             description="Exit codes: 0 written / intact, 1 (--verify) files altered, missing "
+                                         "or added (each named), 2 error (unknown release, no manifest, "
+                                         "--out not empty).")
+    package.add_argument("--release", help="the release to package")
+    package.add_argument("--service", help="only this service's (default: every service with that release)")
+    package.add_argument("--out", help="folder to write (absent or empty)")
+    package.add_argument("--verify", metavar="DIR", help="check a package against its MANIFEST.sha256")
+    package.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                         help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    package.set_defaults(func=cmd_audit_package)
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")

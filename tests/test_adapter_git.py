@@ -3,7 +3,6 @@
 import os
 import subprocess
 from datetime import UTC
-from pathlib import Path
 
 import pytest
 

@@ -155,7 +155,7 @@ def test_the_warehouse_finds_the_same_commits(repo, bots_policy, tmp_path_factor
 def test_the_sample_pre_receive_hook_refuses_an_unlinked_push(repo, tmp_path):
     """docs/hooks/pre-receive in a bare repository: a push of linked commits lands, one with an
     unlinked commit is refused naming it, and a new non-production branch is let through."""
-    path, sha = repo
+    path = repo[0]
     server = tmp_path / "server.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(path), str(server)], check=True,
                    env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"})

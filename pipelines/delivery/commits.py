@@ -81,8 +81,8 @@ def target_branch(repo: Path, range_text: str | None, branch: str | None) -> str
     if branch:
         return branch
     tip = (range_text or "").split()[0].rpartition("..")[2] or "HEAD"
-    named = subprocess.run([shutil.which("git") or "git", "-C", str(repo), "rev-parse", "--symbolic-full-name", tip, "--"],
-                           capture_output=True, text=True, check=False).stdout.splitlines()
+    command = [shutil.which("git") or "git", "-C", str(repo), "rev-parse", "--symbolic-full-name", tip, "--"]
+    named = subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()
     ref = named[0] if named else ""
     if not ref.startswith(("refs/heads/", "refs/remotes/")):
         raise CheckError(f"the range's tip {tip!r} is not a branch: name the branch the commits land on "

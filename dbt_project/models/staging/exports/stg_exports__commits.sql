@@ -18,12 +18,12 @@ production_branches as (
 
 renamed as (
     select
-        lower({{ text('sha') }}) as sha,
-        {{ text('branch') }} as branch,
-        committed_at,
-        {{ person_key('author') }} as author_key,
-        {{ mask_text('message') }} as message,
-        {{ text('files') }} as files,
+        lower({{ text('commits.sha') }}) as sha,
+        {{ text('commits.branch') }} as branch,
+        commits.committed_at,
+        {{ person_key('commits.author') }} as author_key,
+        {{ mask_text('commits.message') }} as message,
+        {{ text('commits.files') }} as files,
         -- from the original message: masking can replace a key ("rotate token: PAY-12")
         {{ commit_is_unlinked(
             branch=text('commits.branch'), message='commits.message', author='commits.author',

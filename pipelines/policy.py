@@ -150,7 +150,7 @@ NEVER_MATCHES = r"[^\s\S]"
 
 
 class CommitRules(_Strict):
-    """Which production commits COMMIT_UNLINKED and `check-commits` leave out (docs/contract.md "Policy")."""
+    """Which production commits COMMIT_UNLINKED and `check-commits` leave out (docs/contract.md section 2)."""
 
     ignore_merges: bool = True
     bots: list[str] = Field(default_factory=list)  # author-name globs, e.g. "*[bot]"

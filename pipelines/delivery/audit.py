@@ -86,7 +86,8 @@ def _write_table(out: Path, stem: str, columns: list[str], rows: list[tuple[Any,
         writer.writerow(columns)
         writer.writerows([_csv_cell(v) for v in record] for record in records)
     (out / f"{stem}.json").write_text(
-        json.dumps([dict(zip(columns, record, strict=True)) for record in records], indent=2, ensure_ascii=False)
+        json.dumps([dict(zip(columns, record, strict=True)) for record in records], indent=2, ensure_ascii=False,
+                   default=str)
         + "\n", encoding="utf-8")
     return [out / f"{stem}.csv", out / f"{stem}.json"]
 

@@ -31,7 +31,7 @@ RULE_MACRO = DBT_PROJECT_DIR / "macros" / "commit_rule.sql"
 # git's own range syntax; `--not` and `--all` let a pre-receive hook name a new branch's
 # commits ("NEW --not --all"). Any other option could make `git log` write files.
 RANGE_OPTIONS = ("--not", "--all")
-_COLUMNS = ("position", "sha", "committed_at", "author", "message", "parents")
+_FIELDS = ("sha", "committed_at", "author", "message", "parents")
 
 
 class CheckError(Exception):
@@ -102,7 +102,7 @@ def check(repo: Path, policy: Policy, range_text: str | None, branch: str | None
         con.execute("create table c (position integer, sha varchar, committed_at varchar, author varchar, "
                     "message varchar, parents varchar)")
         insert_rows(con, "c", ["integer", *["varchar"] * 5],
-                    [(i, *(row[name] for name in _COLUMNS[1:])) for i, row in enumerate(rows)])
+                    [(i, *(row[name] for name in _FIELDS)) for i, row in enumerate(rows)])
         found = con.execute(
             "select sha, committed_at, coalesce(split_part(message, chr(10), 1), '') from c where "
             + rule_sql() + " order by position",

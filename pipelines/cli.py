@@ -379,6 +379,28 @@ def cmd_audit_package(args: argparse.Namespace) -> int:
         raise BuildFailed("audit-package needs --release R --out DIR (or --verify DIR)")
     return audit.run_write(Path(args.warehouse), args.release, args.service, Path(args.out))
 
+def cmd_defects_from_tests(args: argparse.Namespace) -> int:
+    from pipelines.delivery import defects_from_tests as dft
+
+    run = dft.Run(args.environment, args.build_url, args.commit, args.service)
+    return dft.run([Path(p) for p in args.junit], run, Path(args.warehouse), Path(args.out),
+                   load_policy(Path(args.policy) if args.policy else None), args.post, args.token_env)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from pipelines.delivery import sync
+
+    return sync.run(Path(args.warehouse), load_policy(Path(args.policy) if args.policy else None),
+                    sync.Scope(args.service, args.all), Path(args.out) if args.out else None, args.post,
+                    args.token_env)
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    from pipelines.delivery import notify
+
+    policy = load_policy(Path(args.policy) if args.policy else None)
+    return notify.run(Path(args.warehouse), policy.notify, dry=args.dry_run)
+
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipelines.reporting import REPORTS, ReportParameterError, ReportRenderError, WarehouseError, render_report
@@ -478,6 +500,49 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
                          help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
     package.set_defaults(func=cmd_audit_package)
+
+    def tracker_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                       help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+        p.add_argument("--policy", help="policy YAML, for its tracker section (default: the shipped policy.yml)")
+        p.add_argument("--token-env", default="JIRA_TOKEN", metavar="VARIABLE",
+                       help="environment variable holding the tracker's API token (default: JIRA_TOKEN)")
+
+    dft = sub.add_parser("defects-from-tests", help="a CI run's failed tests as defect candidates",
+                         description="Exit codes: 0 no new candidate (every failure seen again or none), 1 new "
+                                     "candidates written, 2 error (unreadable JUnit file, unknown environment, "
+                                     "missing warehouse or token, or a --post delivery that failed).")
+    dft.add_argument("--junit", action="append", required=True, metavar="PATH",
+                     help="JUnit XML file, or a folder of them (repeatable)")
+    dft.add_argument("--environment", required=True, help="where the tests ran (a policy environment name)")
+    dft.add_argument("--build-url", required=True, help="the CI run's URL: each candidate's first-seen build")
+    dft.add_argument("--commit", help="commit tested (default: the JUnit files' commit property)")
+    dft.add_argument("--service", help="service under test: open defects of other services do not cover it")
+    dft.add_argument("--out", required=True, metavar="DIR", help="folder for the candidates' files")
+    dft.add_argument("--post", metavar="URL", help="POST each create-issue payload here, e.g. "
+                                                  "https://jira.example.com/rest/api/2/issue")
+    tracker_options(dft)
+    dft.set_defaults(func=cmd_defects_from_tests)
+
+    sync = sub.add_parser("sync", help="the warehouse's computed fields as Jira update payloads (dry run)",
+                          description="Exit codes: 0 payloads written (or all sent), 1 some updates not "
+                                      "delivered, 2 error (missing warehouse or token, no field mapped in "
+                                      "tracker.fields).")
+    sync.add_argument("--service", help="only this service's defects")
+    sync.add_argument("--all", action="store_true", help="closed defects too (default: open ones)")
+    sync.add_argument("--out", metavar="FILE", help="write the payloads here as JSON lines (default: print them)")
+    sync.add_argument("--post", metavar="BASE_URL", help="send them: PUT BASE_URL/rest/api/2/issue/KEY")
+    tracker_options(sync)
+    sync.set_defaults(func=cmd_sync)
+
+    notify = sub.add_parser("notify", help="webhook messages for high-severity defects in active deployment streams",
+                            description="Exit codes: 0 sent (or nothing to send), 1 a delivery failed (the next "
+                                        "run retries it), 2 error.")
+    notify.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                        help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    notify.add_argument("--policy", help="policy YAML with notify.severities and notify.webhooks")
+    notify.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    notify.set_defaults(func=cmd_notify)
 
     report = sub.add_parser("report", help="render one report from the current warehouse",
                             description="Exit codes: 0 ok, 2 failed.")

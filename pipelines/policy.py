@@ -297,6 +297,63 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
 }
 
 
+# --- Issue 13: the tracker (defects-from-tests, sync; docs/contract.md "Tracker") ---
+class TrackerFields(_Strict):
+    """Jira field ids (e.g. `customfield_10042`) the warehouse's computed fields are written to;
+    a field left unset is not sent."""
+
+    cluster_id: str | None = None
+    duplicate_candidates: str | None = None
+    priority_score: str | None = None
+    sla_breached: str | None = None
+    fingerprint: str | None = None
+
+
+class Tracker(_Strict):
+    project_key: str = Field("DEF", min_length=1)  # the Jira project new defect candidates go to
+    issue_type: str = "Bug"
+    labels: list[str] = Field(default_factory=lambda: ["defectflow", "ci-failure"])
+    candidate_severity: Severity = "S3"  # a candidate's severity in defects.csv, until triage sets one
+    excerpt_lines: int = Field(25, ge=1)  # lines of the masked log excerpt in a candidate
+    auth_scheme: str = "Bearer"  # Authorization scheme for the token: Bearer (Jira DC PAT) or Basic (Jira Cloud)
+    fields: TrackerFields = Field(default_factory=TrackerFields)
+# --- end issue 13: tracker ---
+
+
+# `defectflow notify` (issue 13): webhooks for high-severity defects in an active deployment stream.
+class Webhook(_Strict):
+    """One receiver of `defectflow notify` (docs/contract.md, notify). A Slack incoming
+    webhook's URL is itself the secret: `url_env` names the variable holding it."""
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["slack", "json"]
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class Notify(_Strict):
+    severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, value: list[Webhook]) -> list[Webhook]:
+        names = [hook.name for hook in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique (they key what was sent): {', '.join(twice)}")
+        return value
+
+
 class Policy(_Strict):
     default_timezone: str = "UTC"
     attribution_window_hours: float = Field(168, gt=0)
@@ -334,6 +391,8 @@ class Policy(_Strict):
         default_factory=lambda: {"new": ["new"], "in_progress": ["indeterminate"], "resolved": ["done"]}
     )
     sources: dict[Source, SourceMapping] = Field(default_factory=dict)  # type: ignore[valid-type]
+    tracker: Tracker = Field(default_factory=Tracker)  # issue 13: defects-from-tests, sync
+    notify: Notify = Field(default_factory=Notify)
 
     @field_validator("default_timezone")
     @classmethod

@@ -2,9 +2,9 @@
     a commit on a production branch whose message names no defect key, unless
     it is a merge and merges are ignored, or its author matches a bot glob.
     stg_exports__commits renders it with dbt; `defectflow check-commits`
-    (pipelines/delivery/commits.py) renders this file with plain Jinja and
-    binds the policy's values, so the macro calls no dbt function and every
-    argument is a SQL expression. -#}
+    (pipelines/delivery/commits.py) renders it with plain Jinja
+    (pipelines/delivery/macros.py) and binds the policy's values, so the macro
+    calls no dbt function and every argument is a SQL expression. -#}
 {% macro commit_is_unlinked(branch, message, author, parents, production_branches, key_pattern, bot_pattern, ignore_merges) -%}
     coalesce(
         list_contains({{ production_branches }}, {{ branch }})

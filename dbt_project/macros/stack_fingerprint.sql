@@ -22,6 +22,14 @@
     {%- endcall -%}
 {%- endmacro %}
 
+{#- A failed or errored test case's fingerprint: its masked stack trace, else its
+    masked message. stg_exports__test_cases stores it; `defectflow
+    defects-from-tests` runs it over one CI run's failures, so a candidate's
+    fingerprint is the one fct_test_cases and fct_defects compare. -#}
+{% macro test_failure_fingerprint(stack_trace, message) -%}
+    {{ stack_fingerprint(mask_text('coalesce(' ~ stack_trace ~ ', ' ~ message ~ ')')) }}
+{%- endmacro %}
+
 {#- Binds `value` to the lambda parameter `name` for the body of the call
     block: DuckDB would otherwise evaluate an expression once per use, and
     these use theirs several times. -#}

@@ -2,8 +2,8 @@
 defect key, by the warehouse's own COMMIT_UNLINKED rule (docs/metrics.md "Compliance findings").
 
 The rule has one definition, the `commit_is_unlinked` macro of the dbt project: the
-warehouse applies it in stg_exports__commits, this command renders the same macro with
-plain Jinja and runs it in an in-memory DuckDB over the commits git lists, with the
+warehouse applies it in stg_exports__commits, this command renders the same macro
+(`pipelines.delivery.macros`) and runs it in an in-memory DuckDB over the commits git lists, with the
 policy's values bound as parameters. Commits are read by the build's own git reader.
 """
 
@@ -18,16 +18,14 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
-import jinja2
 
 from pipelines.defs.ingest.adapters.base import FormatError
 from pipelines.defs.ingest.adapters.git import branch_name, read_git
 from pipelines.defs.ingest.manifest import insert_rows
+from pipelines.delivery.macros import render
 from pipelines.policy import Policy
-from pipelines.warehouse import DBT_PROJECT_DIR
 
 EXIT_OK, EXIT_UNLINKED, EXIT_ERROR = 0, 1, 2
-RULE_MACRO = DBT_PROJECT_DIR / "macros" / "commit_rule.sql"
 # git's own range syntax; `--not` and `--all` let a pre-receive hook name a new branch's
 # commits ("NEW --not --all"). Any other option could make `git log` write files.
 RANGE_OPTIONS = ("--not", "--all")
@@ -59,12 +57,11 @@ class CommitCheck:
 @functools.cache
 def rule_sql() -> str:
     """The macro's predicate over table `c`, the policy's values as named parameters."""
-    template = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(RULE_MACRO.read_text("utf-8"))
-    return str(template.module.commit_is_unlinked(
-        branch="$branch", message="c.message", author="c.author", parents="c.parents",
-        production_branches="$production_branches", key_pattern="$key_pattern",
-        bot_pattern="$bot_pattern", ignore_merges="$ignore_merges",
-    ))
+    return render(
+        "{{ commit_is_unlinked(branch='$branch', message='c.message', author='c.author', parents='c.parents', "
+        "production_branches='$production_branches', key_pattern='$key_pattern', "
+        "bot_pattern='$bot_pattern', ignore_merges='$ignore_merges') }}"
+    )
 
 
 def revisions(range_text: str | None, branch: str | None, since: str | None) -> list[str]:

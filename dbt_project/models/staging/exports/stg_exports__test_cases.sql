@@ -27,7 +27,7 @@ final as (
         {{ mask_text(text('c.message')) }} as message,
         {{ mask_text(text('c.stack_trace')) }} as stack_trace,
         case when lower(trim(c.status)) in ('failed', 'error')
-             then {{ stack_fingerprint(mask_text('coalesce(c.stack_trace, c.message)')) }} end as fingerprint,
+             then {{ test_failure_fingerprint('c.stack_trace', 'c.message') }} end as fingerprint,
         coalesce(env.canonical, {{ text('c.environment') }}) as environment,
         lower({{ text('c.commit_sha') }}) as commit_sha,
         c.executed_at,

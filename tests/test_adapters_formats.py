@@ -2,8 +2,8 @@
 projects' test data, plus a few records written here for what those files lack.
 
 The real files are not in this repository (third-party files stay out of its
-commits): they live in the shared folder beside the samples,
-`../shared/format_samples/<format>/` (origins and licences in each NOTICE.md),
+commits): they live beside the samples (conftest.FORMAT_SAMPLES),
+`format_samples/<format>/` (origins and licences in each NOTICE.md),
 or where DEFECTFLOW_FORMAT_SAMPLES points; without them those tests skip,
 saying so.
 

@@ -1,8 +1,8 @@
 """JUnit as each reporter writes it: real files from public projects' test data.
 
 They are not in this repository (third-party files stay out of its commits):
-they live in the shared folder beside the samples,
-`../shared/format_samples/junit_reporters/` (origins and licences in its
+they live beside the samples (conftest.FORMAT_SAMPLES),
+`format_samples/junit_reporters/` (origins and licences in its
 NOTICE.md), or where DEFECTFLOW_FORMAT_SAMPLES points; without them these
 tests skip, saying so.
 

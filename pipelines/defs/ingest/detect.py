@@ -197,7 +197,7 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
         if adapter.matches(head):
             return AdapterInput(adapter, path.read_text(encoding=encoding))
     if len(header) < 2:
-        raise Rejected("unknown format: not JSON, XML, LCOV, a Go cover profile or CSV with a header row "
+        raise Rejected("unknown format: not JSON, XML, LCOV or CSV with a header row, nor a Go cover profile "
                        f"(first line: {head.splitlines()[0][:80] if head.strip() else 'blank'!r})")
     raise Rejected(
         f"unknown CSV: the header ({', '.join(h.strip() for h in header[:8])}) is neither a Jira export nor a "

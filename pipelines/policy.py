@@ -324,11 +324,10 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
             "resolved_at": ["cf_last_resolved"],
         },
         "default_environment": "production",
-        "severities": {"S2": ["major"], "S3": ["normal"], "S4": ["minor", "trivial", "enhancement"]},
-        "statuses": {"new": ["UNCONFIRMED", "NEW", "REOPENED"], "in_progress": ["ASSIGNED", "IN_PROGRESS"],
-                     "resolved": ["RESOLVED"], "closed": ["VERIFIED", "CLOSED"]},
-        "resolutions": {"fixed": ["FIXED"], "duplicate": ["DUPLICATE"], "wont_fix": ["WONTFIX", "INVALID"],
-                        "cannot_reproduce": ["WORKSFORME", "INCOMPLETE"]},
+        # Bugzilla's other statuses, resolutions and severities match the global names
+        # (case and punctuation aside: WONTFIX is "Won't Fix", WORKSFORME "Works for Me").
+        "severities": {"S4": ["enhancement"]},
+        "statuses": {"new": ["UNCONFIRMED"], "in_progress": ["ASSIGNED"]},
     },
     "canonical": {"fields": {}},
 }

@@ -63,13 +63,13 @@ def _coverage(con, folder: str, name: str) -> dict[str, tuple]:
 
 
 @pytest.fixture(scope="module")
-def coverage_formats(tmp_path_factory):
-    with _loaded(tmp_path_factory, "jacoco", "go_cover") as cons:
+def formats(tmp_path_factory):
+    with _loaded(tmp_path_factory, "jacoco", "go_cover", "opsgenie", "bugzilla") as cons:
         yield cons
 
 
-def test_jacoco_counts_come_from_each_sourcefiles_counters(coverage_formats):
-    con = coverage_formats["jacoco"]
+def test_jacoco_counts_come_from_each_sourcefiles_counters(formats):
+    con = formats["jacoco"]
     # jacoco1.xml: <sourcefile> InnerClassCoverage.java has LINE missed=2 covered=9 (11 <line>s, 9 with ci>0),
     # SimpleCoverage.java LINE missed=2 covered=2; neither has a BRANCH counter. <sessioninfo dump=1440276756482>.
     dumped = datetime(2015, 8, 22, 20, 52, 36, 482000)
@@ -84,8 +84,8 @@ def test_jacoco_counts_come_from_each_sourcefiles_counters(coverage_formats):
     assert _report(con, "jacoco", "jacoco1.xml") == [("coverage", "jacoco xml", 2, 2, 0, "")]
 
 
-def test_go_cover_profile_lines_merge_over_blocks(coverage_formats):
-    con = coverage_formats["go_cover"]
+def test_go_cover_profile_lines_merge_over_blocks(formats):
+    con = formats["go_cover"]
     # coverage.out (mode: set): main.go:45-49 count 1, 46-50 count 0, 58-58 count 1 ->
     # lines 45..50 and 58 = 7 lines, all but 50 covered; the same 7/6 as the gcov2lcov
     # project's own expected LCOV (testdata/coverage_expected.lcov: LF:7 LH:6).
@@ -109,14 +109,8 @@ def _ctx(tmp_path: Path, source: str = "coverage") -> ParseContext:
                         content_sha256="0" * 64)
 
 
-@pytest.fixture(scope="module")
-def tracker_formats(tmp_path_factory):
-    with _loaded(tmp_path_factory, "opsgenie", "bugzilla") as cons:
-        yield cons
-
-
-def test_opsgenie_incidents(tracker_formats):
-    con = tracker_formats["opsgenie"]
+def test_opsgenie_incidents(formats):
+    con = formats["opsgenie"]
     rows = con.execute(
         "select incident_id, title, severity, environment, timezone('UTC', detected_at), "
         "timezone('UTC', impact_started_at), resolved_at, timezone('UTC', source_updated_at) "
@@ -147,8 +141,8 @@ def test_opsgenie_list_response_maps_tags_and_extra_properties(tmp_path):
         "checkout", "staging", "P1", "d-9", "2024-05-01T11:00:00Z")
 
 
-def test_bugzilla_bugs_and_history(tracker_formats):
-    con = tracker_formats["bugzilla"]
+def test_bugzilla_bugs_and_history(formats):
+    con = formats["bugzilla"]
     # bugzilla_rest_bugs.json: 2 bugs, bugzilla_rest_bugs_next.json: 1 (jq '.bugs[] | [.id, .product, .component]');
     # the history page's 2 bugs change cc, flags and groups, never status; no bug has dupe_of.
     defects = con.execute(

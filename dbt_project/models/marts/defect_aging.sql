@@ -48,7 +48,7 @@ snapshots as (
         week_start = as_of_week as is_as_of_week,
         case
             when week_start = as_of_week then as_of
-            else {{ dbt.dateadd('day', 7, 'cast(week_start as timestamptz)') }}
+            else {{ dbt.dateadd('day', 7, 'cast(week_start as ' ~ type_timestamptz() ~ ')') }}
         end as snapshot_at,
         case
             when week_start = as_of_week then cast(as_of as date)

@@ -30,7 +30,7 @@ final as (
              then {{ test_failure_fingerprint('c.stack_trace', 'c.message') }} end as fingerprint,
         coalesce(env.canonical, {{ text('c.environment') }}) as environment,
         lower({{ text('c.commit_sha') }}) as commit_sha,
-        c.executed_at,
+        c.executed_at
     from cases as c
     left join vocabulary as env
         on env.source = c.source_system and env.vocabulary = 'environment'

@@ -145,6 +145,23 @@ class PriorityWeights(_Strict):
         return self
 
 
+# --- issue 13: commit linkage (COMMIT_UNLINKED and `defectflow check-commits`) ---
+NEVER_MATCHES = r"[^\s\S]"
+
+
+class CommitRules(_Strict):
+    """Which production commits COMMIT_UNLINKED and `check-commits` leave out (docs/contract.md section 2)."""
+
+    ignore_merges: bool = True
+    bots: list[str] = Field(default_factory=list)  # author-name globs, e.g. "*[bot]"
+
+    @property
+    def bot_pattern(self) -> str:
+        """One regular expression matching an author any glob of `bots` matches: the warehouse
+        and `check-commits` both bind this string, so a glob means the same to both."""
+        return "|".join(f"(?:{glob_regex(glob)})" for glob in self.bots) or NEVER_MATCHES
+
+
 def _default_gates() -> dict[str, Gate]:
     return {
         "staging": Gate(blocking_severities=["S1"]),
@@ -303,6 +320,40 @@ class Tracker(_Strict):
 # --- end issue 13: tracker ---
 
 
+# `defectflow notify` (issue 13): webhooks for high-severity defects in an active deployment stream.
+class Webhook(_Strict):
+    """One receiver of `defectflow notify` (docs/contract.md, notify). A Slack incoming
+    webhook's URL is itself the secret: `url_env` names the variable holding it."""
+
+    name: str = Field(min_length=1)
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["slack", "json"]
+    token_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give exactly one of url and url_env")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return self
+
+
+class Notify(_Strict):
+    severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
+    webhooks: list[Webhook] = Field(default_factory=list)
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique_names(cls, value: list[Webhook]) -> list[Webhook]:
+        names = [hook.name for hook in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique (they key what was sent): {', '.join(twice)}")
+        return value
+
+
 class Policy(_Strict):
     default_timezone: str = "UTC"
     attribution_window_hours: float = Field(168, gt=0)
@@ -328,6 +379,7 @@ class Policy(_Strict):
     candidates_per_defect: int = Field(10, ge=1)
     production_branches: list[str] = Field(default_factory=lambda: ["main", "master"])
     defect_key_pattern: str = r"[A-Z][A-Z0-9]+-[0-9]+"
+    commits: CommitRules = Field(default_factory=CommitRules)
     triage_hours: float = Field(48, gt=0)
     postmortem_severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
     coverage_gap_threshold: float = Field(0.8, ge=0, le=1)
@@ -340,6 +392,7 @@ class Policy(_Strict):
     )
     sources: dict[Source, SourceMapping] = Field(default_factory=dict)  # type: ignore[valid-type]
     tracker: Tracker = Field(default_factory=Tracker)  # issue 13: defects-from-tests, sync
+    notify: Notify = Field(default_factory=Notify)
 
     @field_validator("default_timezone")
     @classmethod

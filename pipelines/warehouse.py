@@ -126,16 +126,13 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     untouched and readers keep reading it throughout. The copy is removed on
     the way out, and a killed build's leftover copy by the next build.
     """
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    lock = _take_lock(warehouse)
-    try:
-        lock.seek(0)
-        lock.truncate()
-        lock.write(f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
-        lock.flush()
+    with writer_lock(warehouse):
         # A killed build's copy (older releases named it after the pid) is stale: start afresh.
         for leftover in warehouse.parent.glob(f".{warehouse.name}.building*"):
-            leftover.unlink(missing_ok=True)
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)  # DuckDB's spill folder (`<copy>.tmp`), left by a killed build
+            else:
+                leftover.unlink(missing_ok=True)
         building = building_path(warehouse)
         with progress.stage("warehouse copy"):
             for source, target in zip(_sidecars(warehouse), _sidecars(building)):
@@ -146,5 +143,23 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
         finally:
             for path in _sidecars(building):
                 path.unlink(missing_ok=True)
+
+
+@contextmanager
+def writer_lock(warehouse: Path, holder: str = "") -> Iterator[None]:
+    """Hold the single-writer lock (WarehouseBusy while another process holds it).
+
+    Anything that writes the warehouse in place (not through a build's copy)
+    must hold it too: a build that started earlier would otherwise swap in its
+    copy, taken before the write, and the write would be lost.
+    """
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(warehouse)
+    try:
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"{holder}pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}")
+        lock.flush()
+        yield
     finally:
         lock.close()

@@ -47,6 +47,19 @@ def test_a_failed_build_leaves_the_previous_warehouse(tmp_path):
     assert not list(tmp_path.glob(".w.duckdb.building*"))
 
 
+
+def test_a_killed_builds_spill_folder_is_removed_with_its_copy(tmp_path):
+    warehouse = tmp_path / "w.duckdb"
+    _write_marker(warehouse, "old")
+    spill = tmp_path / ".w.duckdb.building.tmp"  # DuckDB's temp folder beside a copy that spilled
+    (spill / "duckdb_temp_storage-0.tmp").parent.mkdir()
+    (spill / "duckdb_temp_storage-0.tmp").write_bytes(b"\0" * 16)
+    (tmp_path / ".w.duckdb.building").write_bytes(b"half a copy")
+    with build_copy(warehouse) as copy:
+        assert not spill.exists() and _marker(copy.path) == "old"
+        copy.publish()
+    assert _marker(warehouse) == "old"
+
 def test_a_second_build_is_refused_with_a_clear_message(tmp_path):
     warehouse = tmp_path / "w.duckdb"
     with (

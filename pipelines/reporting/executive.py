@@ -300,13 +300,29 @@ def cumulative_flow(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("select day, status, defects from marts.cumulative_flow order by day, status").df()
 
 
+#: Releases a flow-chart marker names in its hover text; the rest are counted.
+MARKER_NAMES = 3
+
+
 def gate_markers(con: duckdb.DuckDBPyConnection, services: list[str]) -> pd.DataFrame:
-    """The release milestones (code freeze, planned release) the flow chart marks."""
+    """The release milestones (code freeze, planned release) the flow chart marks: one row per
+    day and milestone, with how many releases have it that day and the first few by name (a
+    large organisation has hundreds of releases a week: a mark each would hide the chart)."""
     return con.execute(
-        "select day, service, release, gate from marts.cumulative_flow_markers where "
-        + _services_sql("service")
-        + " order by day, service, release, gate",
-        [services, services],
+        """
+        with named as (
+            select day, gate, service || ' ' || release as name,
+                row_number() over (partition by day, gate order by service, release) as n
+            from marts.cumulative_flow_markers
+            where """ + _services_sql("service") + """
+        )
+        select day, gate, count(*) as releases, count(*) filter (where n <= ?) as named,
+            string_agg(name, ', ' order by n) filter (where n <= ?) as names
+        from named
+        group by day, gate
+        order by day, gate
+        """,
+        [services, services, MARKER_NAMES, MARKER_NAMES],
     ).df()
 
 

@@ -12,7 +12,7 @@
 {#- The defect parts of the escape rate, as aggregates over counted defects. -#}
 {% macro escape_rate_defect_counts() -%}
     count(*) filter (where is_pre_release) as pre_release_defects,
-        count(*) filter (where is_escaped) as escaped_defects,
+        count(*) filter (where is_escaped) as escaped_defects
 {%- endmacro %}
 
 {#- escaped / all found; NULL when nothing was found. -#}

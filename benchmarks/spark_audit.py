@@ -9,7 +9,8 @@ cannot analyse. Spark gets each raw table as an empty table, then every model
 in dependency order as a view over the compiled SQL: creating a view analyses
 the whole query (functions, types, names) without reading data. A model that
 fails is recorded with Spark's message and replaced by an empty table of
-DuckDB's columns, so the models downstream are still checked on their own SQL.
+DuckDB's columns, so the models downstream are still checked on their own SQL;
+an accepted model whose columns differ from DuckDB's table says which.
 Python models are always replaced that way (dbt-spark's session method cannot
 run them). docs/spark.md lists the result.
 """
@@ -40,6 +41,8 @@ class Finding:
     model: str
     ok: bool
     error: str
+    # columns Spark's view has and DuckDB's table lacks, or the other way round
+    column_difference: str = ""
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -68,13 +71,25 @@ def spark_type(duckdb_type: str) -> str:
     return SIMPLE_TYPES[duckdb_type]
 
 
-def _columns_ddl(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
-    rows = con.execute(
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
         "select column_name, data_type from information_schema.columns"
         " where table_schema = ? and table_name = ? order by ordinal_position",
         [schema, table],
     ).fetchall()
-    return ", ".join(f"`{name}` {spark_type(data_type)}" for name, data_type in rows)
+
+
+def _columns_ddl(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    return ", ".join(f"`{name}` {spark_type(data_type)}" for name, data_type in _columns(con, schema, table))
+
+
+def _column_difference(spark_columns: list[str], duckdb_columns: list[str]) -> str:
+    extra = [c for c in spark_columns if c not in duckdb_columns]
+    missing = [c for c in duckdb_columns if c not in spark_columns]
+    return "; ".join(part for part in (
+        f"only on Spark: {', '.join(extra)}" if extra else "",
+        f"only on DuckDB: {', '.join(missing)}" if missing else "",
+    ) if part)
 
 
 def _first_line(message: str) -> str:
@@ -134,7 +149,10 @@ def audit(warehouse: Path, target: Path) -> list[Finding]:
                 sql = node["compiled_code"].strip().rstrip(";")
                 try:
                     spark.sql(f"create view {schema}.{name} as {sql}")
-                    findings.append(Finding(node["name"], True, ""))
+                    difference = _column_difference(
+                        spark.table(f"{schema}.{name}").columns, [c for c, _ in _columns(con, schema, name)]
+                    )
+                    findings.append(Finding(node["name"], True, "", difference))
                     continue
                 except AnalysisException as exc:
                     error = _first_line(str(exc))
@@ -156,7 +174,8 @@ def main() -> int:
     args = parser.parse_args()
     findings = audit(args.warehouse, args.target)
     for finding in findings:
-        print(f"{'ok  ' if finding.ok else 'FAIL'} {finding.model}{'' if finding.ok else ': ' + finding.error}")
+        detail = finding.error if not finding.ok else finding.column_difference
+        print(f"{'ok  ' if finding.ok else 'FAIL'} {finding.model}{': ' + detail if detail else ''}")
     print(f"{sum(f.ok for f in findings)} of {len(findings)} models accepted by Spark")
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in findings], indent=1))

@@ -55,3 +55,24 @@
 {% macro spark__last_value_ignore_nulls(expr) -%}
     last_value({{ expr }}, true)
 {%- endmacro %}
+
+{#- The first row of each group of a relation, all its columns (the staging
+    models' "newest export wins"). DuckDB filters with `qualify`; Spark has no
+    `qualify`, so it numbers the rows in a subquery and keeps the rank column
+    (`first_row_rank`), which the staging models' explicit select lists drop. -#}
+{% macro first_row_per(relation, partition_by, order_by) -%}
+    {{ return(adapter.dispatch('first_row_per', 'defectflow')(relation, partition_by, order_by)) }}
+{%- endmacro %}
+
+{% macro duckdb__first_row_per(relation, partition_by, order_by) -%}
+    select * from {{ relation }}
+    qualify row_number() over (partition by {{ partition_by }} order by {{ order_by }}) = 1
+{%- endmacro %}
+
+{% macro spark__first_row_per(relation, partition_by, order_by) -%}
+    select * from (
+        select *, row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as first_row_rank
+        from {{ relation }}
+    ) as numbered
+    where first_row_rank = 1
+{%- endmacro %}

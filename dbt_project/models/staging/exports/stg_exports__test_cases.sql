@@ -5,8 +5,7 @@
 -- Executed test cases from JUnit XML. The same report file loaded twice
 -- (copied into two folders) has the same run_id and counts once.
 with cases as (
-    select * from {{ source('raw', 'test_cases') }}
-    qualify row_number() over (partition by run_id, case_index order by source_file) = 1
+    {{ first_row_per(source('raw', 'test_cases'), 'run_id, case_index', 'source_file') }}
 ),
 
 vocabulary as (

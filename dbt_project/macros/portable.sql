@@ -76,3 +76,33 @@
     ) as numbered
     where first_row_rank = 1
 {%- endmacro %}
+
+{#- One row per day (or week) from start through stop, as a select-list
+    expression of dates: DuckDB unnests its list-valued generate_series,
+    Spark explodes a sequence. `step` is an interval literal in days. -#}
+{% macro date_series(start, stop, step) -%}
+    {{ return(adapter.dispatch('date_series', 'defectflow')(start, stop, step)) }}
+{%- endmacro %}
+
+{% macro duckdb__date_series(start, stop, step) -%}
+    cast(unnest(generate_series({{ start }}, {{ stop }}, {{ step }})) as date)
+{%- endmacro %}
+
+{% macro spark__date_series(start, stop, step) -%}
+    explode(sequence(cast({{ start }} as date), cast({{ stop }} as date), {{ step }}))
+{%- endmacro %}
+
+{#- Follows a from-clause item: one row per `sep`-separated part of `expr`,
+    as `alias.column`. A NULL list gives no row on both engines. `sep` must
+    mean itself in a regular expression (Spark's split takes one). -#}
+{% macro split_to_rows(expr, sep, alias, column) -%}
+    {{ return(adapter.dispatch('split_to_rows', 'defectflow')(expr, sep, alias, column)) }}
+{%- endmacro %}
+
+{% macro duckdb__split_to_rows(expr, sep, alias, column) -%}
+    , unnest(string_split({{ expr }}, '{{ sep }}')) as {{ alias }} ({{ column }})
+{%- endmacro %}
+
+{% macro spark__split_to_rows(expr, sep, alias, column) -%}
+    lateral view explode(split({{ expr }}, '{{ sep }}')) {{ alias }} as {{ column }}
+{%- endmacro %}

@@ -58,8 +58,8 @@
 
 {#- The first row of each group of a relation, all its columns (the staging
     models' "newest export wins"). DuckDB filters with `qualify`; Spark has no
-    `qualify`, so it numbers the rows in a subquery and keeps the rank column
-    (`first_row_rank`), which the staging models' explicit select lists drop. -#}
+    `qualify`, so it numbers the rows in a subquery and drops the number
+    (`* except`, Spark 4). -#}
 {% macro first_row_per(relation, partition_by, order_by) -%}
     {{ return(adapter.dispatch('first_row_per', 'defectflow')(relation, partition_by, order_by)) }}
 {%- endmacro %}
@@ -70,7 +70,7 @@
 {%- endmacro %}
 
 {% macro spark__first_row_per(relation, partition_by, order_by) -%}
-    select * from (
+    select * except (first_row_rank) from (
         select *, row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as first_row_rank
         from {{ relation }}
     ) as numbered
@@ -105,4 +105,17 @@
 
 {% macro spark__split_to_rows(expr, sep, alias, column) -%}
     lateral view explode(split({{ expr }}, '{{ sep }}')) {{ alias }} as {{ column }}
+{%- endmacro %}
+
+{#- `t.* <this> (a, b)`: every column but the ones named. -#}
+{% macro star_except() -%}
+    {{ return(adapter.dispatch('star_except', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__star_except() -%}
+    exclude
+{%- endmacro %}
+
+{% macro spark__star_except() -%}
+    except
 {%- endmacro %}

@@ -119,3 +119,57 @@
 {% macro spark__star_except() -%}
     except
 {%- endmacro %}
+
+{#- The values of a group as a list sorted by value (ids, rule names), each
+    value once when `distinct`, over the rows `filter` keeps. Spark's collect
+    functions skip NULLs; these values are keys, never NULL. -#}
+{% macro sorted_list(expr, distinct=false, filter=none) -%}
+    {{ return(adapter.dispatch('sorted_list', 'defectflow')(expr, distinct, filter)) }}
+{%- endmacro %}
+
+{% macro duckdb__sorted_list(expr, distinct, filter) -%}
+    list({{ 'distinct ' if distinct }}{{ expr }} order by {{ expr }})
+    {%- if filter %} filter (where {{ filter }}){% endif %}
+{%- endmacro %}
+
+{% macro spark__sorted_list(expr, distinct, filter) -%}
+    array_sort({{ 'collect_set' if distinct else 'collect_list' }}({{ expr }})
+    {%- if filter %} filter (where {{ filter }}){% endif %})
+{%- endmacro %}
+
+{#- A group's rows as a list of structs (`fields`: name -> expression, in
+    order), sorted by the leading fields named in `order_by`. Spark sorts the
+    structs themselves, so `order_by` must be the first fields, in order; the
+    fields after them only break ties DuckDB leaves in any order. -#}
+{% macro struct_list(fields, order_by) -%}
+    {{ return(adapter.dispatch('struct_list', 'defectflow')(fields, order_by)) }}
+{%- endmacro %}
+
+{% macro duckdb__struct_list(fields, order_by) -%}
+    list({
+        {%- for name, expr in fields.items() %}
+            '{{ name }}': {{ expr }}{{ ',' if not loop.last }}
+        {%- endfor %}
+        } order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__struct_list(fields, order_by) -%}
+    array_sort(collect_list(named_struct(
+        {%- for name, expr in fields.items() %}
+            '{{ name }}', {{ expr }}{{ ',' if not loop.last }}
+        {%- endfor %}
+        )))
+{%- endmacro %}
+
+{#- An empty list whose element type comes from the other branch of a coalesce. -#}
+{% macro empty_list() -%}
+    {{ return(adapter.dispatch('empty_list', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__empty_list() -%}
+    []
+{%- endmacro %}
+
+{% macro spark__empty_list() -%}
+    array()
+{%- endmacro %}

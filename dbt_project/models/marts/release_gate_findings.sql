@@ -47,7 +47,7 @@ blocking_severity_open as (
         cast(null as {{ type_text() }}) as severity,
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
+        {{ sorted_list('d.defect_id') }} as defect_ids,
         {{ empty_text_list() }} as incident_ids
     from keys as k
     inner join gate_rules as g
@@ -69,7 +69,7 @@ open_tolerance_exceeded as (
         g.severity,
         cast(count(*) as double) as observed,
         cast(max(g.max_open) as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
+        {{ sorted_list('d.defect_id') }} as defect_ids,
         {{ empty_text_list() }} as incident_ids
     from keys as k
     inner join gate_rules as g
@@ -93,7 +93,7 @@ stop_the_line as (
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
         {{ empty_text_list() }} as defect_ids,
-        list(i.incident_id order by i.incident_id) as incident_ids
+        {{ sorted_list('i.incident_id') }} as incident_ids
     from keys as k
     inner join incidents as i
         on
@@ -130,7 +130,7 @@ freeze_intake as (
         cast(null as {{ type_text() }}) as severity,
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
+        {{ sorted_list('d.defect_id') }} as defect_ids,
         {{ empty_text_list() }} as incident_ids
     from keys as k
     cross join gate_settings as gs

@@ -7,6 +7,12 @@
     (extract(epoch from {{ end_ts }}) - extract(epoch from {{ start_ts }})) / 3600.0
 {%- endmacro %}
 
+{#- Spark has no epoch field; unix_micros is exact, and the double division
+    matches DuckDB's double epoch seconds. -#}
+{% macro spark__hours_between(start_ts, end_ts) -%}
+    cast(unix_micros({{ end_ts }}) - unix_micros({{ start_ts }}) as double) / 3600000000.0
+{%- endmacro %}
+
 {#- Continuous percentile (linear interpolation), docs/metrics.md "Percentiles". -#}
 {% macro percentile_cont(expr, fraction) -%}
     {{ return(adapter.dispatch('percentile_cont', 'defectflow')(expr, fraction)) }}

@@ -20,7 +20,7 @@
         {{ mean("ttr_hours") }} as mttr_hours,
         {{ percentile_cont('ttr_hours', 0.5) }} as median_ttr_hours,
         {{ percentile_cont('ttr_hours', 0.9) }} as p90_ttr_hours,
-        count(*) filter (where ttd_not_measurable) as n_not_measurable,
+        count(*) filter (where ttd_not_measurable) as n_not_measurable
 {%- endmacro %}
 
 {#- The body of a detection_resolution_by_<slice> mart (slice: a text column
@@ -38,7 +38,7 @@ with defects as (
         severity,
         ttd_hours,
         ttd_not_measurable,
-        ttr_hours,
+        ttr_hours
     from {{ defects }}
     where {{ detection_resolution_counted_defect() }}
 ),

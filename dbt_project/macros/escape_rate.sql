@@ -12,7 +12,7 @@
 {#- The defect parts of the escape rate, as aggregates over counted defects. -#}
 {% macro escape_rate_defect_counts() -%}
     count(*) filter (where is_pre_release) as pre_release_defects,
-        count(*) filter (where is_escaped) as escaped_defects,
+        count(*) filter (where is_escaped) as escaped_defects
 {%- endmacro %}
 
 {#- escaped / all found; NULL when nothing was found. -#}
@@ -40,7 +40,7 @@ with defects as (
         service,
         attributed_release as release,
         is_pre_release,
-        is_escaped,
+        is_escaped
     from {{ defects }}
     where {{ escape_rate_counted_defect() }}
 ),
@@ -76,7 +76,7 @@ attributed_rollups as (
         case when grouping(slice_value) = 1 then 'ALL' else slice_value end as slice_value,
         case when grouping(service) = 1 then 'ALL' else service end as service,
         sum(pre_release_defects) as pre_release_defects,
-        sum(escaped_defects) as escaped_defects,
+        sum(escaped_defects) as escaped_defects
     from per_release
     where release is not null
     group by grouping sets ((slice_value, service), (slice_value), ())
@@ -88,7 +88,7 @@ rollups as (
         k.service,
         'ALL' as release,
         coalesce(r.pre_release_defects, 0) as pre_release_defects,
-        coalesce(r.escaped_defects, 0) as escaped_defects,
+        coalesce(r.escaped_defects, 0) as escaped_defects
     from rollup_keys as k
     left join attributed_rollups as r
         on k.slice_value = r.slice_value and k.service = r.service
@@ -107,13 +107,13 @@ final as (
         a.release,
         cast(a.pre_release_defects as bigint) as pre_release_defects,
         cast(a.escaped_defects as bigint) as escaped_defects,
-        {{ escape_rate('a.pre_release_defects', 'a.escaped_defects', '0') }} as defect_escape_rate,
+        {{ escape_rate('a.pre_release_defects', 'a.escaped_defects', '0') }} as defect_escape_rate
     from all_rows as a
 )
 
 select
     f.*,
-    {{ escape_rate_rca_required('f.defect_escape_rate', 's.escape_rate_rca_threshold') }} as above_rca_threshold,
+    {{ escape_rate_rca_required('f.defect_escape_rate', 's.escape_rate_rca_threshold') }} as above_rca_threshold
 from final as f
 cross join settings as s
 {%- endmacro %}

@@ -30,7 +30,7 @@ attributes as (
 
 final as (
     select
-        p.* exclude (p.same_attributes, p.different_attributes),
+        p.* {{ star_except() }} (p.same_attributes, p.different_attributes),
         concat_ws(
             '; ',
             'text ' || cast(cast(round(p.text_similarity, 2) as decimal(3, 2)) as {{ dbt.type_string() }})

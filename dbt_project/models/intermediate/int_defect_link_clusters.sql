@@ -62,7 +62,7 @@ events as (
 latest_fix as (
     select
         *,
-        last_value(fixed_defect_id ignore nulls) over (
+        {{ last_value_ignore_nulls('fixed_defect_id') }} over (
             partition by cluster_id
             order by event_at asc, event_order asc, fixed_defect_id desc
             rows between unbounded preceding and 1 preceding

@@ -14,12 +14,15 @@ transitions as (
     where is_known_at_as_of
 ),
 
+latest_transition as (
+    {{ first_row_per('transitions', 'defect_id', 'transition_seq desc') }}
+),
+
 last_change as (
     select
         defect_id,
         to_status
-    from transitions
-    qualify row_number() over (partition by defect_id order by transition_seq desc) = 1
+    from latest_transition
 ),
 
 history_start as (

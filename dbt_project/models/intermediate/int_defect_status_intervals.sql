@@ -35,7 +35,7 @@ creation_events as (
     select
         d.defect_id,
         d.created_at as event_at,
-        cast(null as timestamptz) as changed_at,
+        cast(null as {{ type_timestamptz() }}) as changed_at,
         cast(null as bigint) as transition_seq,
         coalesce(hs.status_before_history, 'new') as status
     from defects as d

@@ -91,8 +91,8 @@ timed as (
 -- neither pre-release nor an escape.
 final as (
     select
-        -- `exclude` names a column of t
-        t.* exclude (ttd_hours_raw),  -- noqa: RF02
+        -- `exclude` (star_except) names a column of t
+        t.* {{ star_except() }} (ttd_hours_raw),  -- noqa: RF02
         case when t.ttd_hours_raw >= 0 then t.ttd_hours_raw end as ttd_hours,
         t.ttd_hours_raw is null as ttd_not_measurable,
         t.ttd_hours_raw < 0 as ttd_negative,

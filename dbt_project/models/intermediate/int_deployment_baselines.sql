@@ -14,7 +14,7 @@ final as (
         *,
         is_hotfix and rollback_of is null as is_hotfix_deployment,
         -- ties on finished_at break on started_at, then deployment_id (settled detail 3)
-        last_value(case when not is_hotfix and rollback_of is null then release end ignore nulls) over (
+        {{ last_value_ignore_nulls('case when not is_hotfix and rollback_of is null then release end') }} over (
             partition by service
             order by finished_at, started_at nulls first, deployment_id
             rows between unbounded preceding and current row

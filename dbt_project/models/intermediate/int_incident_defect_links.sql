@@ -21,8 +21,8 @@ links as (
     select distinct
         incident_id,
         trim(linked_id) as linked_defect_id
-    from incidents,
-        unnest(string_split(linked_defect_ids, ';')) as t (linked_id)
+    from incidents
+    {{ split_to_rows('linked_defect_ids', ';', 't', 'linked_id') }}
     where trim(linked_id) <> ''
 ),
 

@@ -62,8 +62,8 @@ windowed as (
 
 final as (
     select
-        -- `exclude` names columns of k
-        k.* exclude (service, window_anchor),  -- noqa: RF02
+        -- `exclude` (star_except) names columns of k
+        k.* {{ star_except() }} (service, window_anchor),  -- noqa: RF02
         coalesce(k.service, e.service, 'unknown') as service,
         coalesce(e.deployment_id, w.deployment_id) as attributed_deployment_id,
         coalesce(e.release, w.release) as attributed_release,
@@ -81,7 +81,7 @@ final as (
 )
 
 select
-    * exclude (ttd_hours_raw),
+    * {{ star_except() }} (ttd_hours_raw),
     case when ttd_hours_raw >= 0 then ttd_hours_raw end as ttd_hours,
     ttd_hours_raw is null as ttd_not_measurable,
     ttd_hours_raw < 0 as ttd_negative

@@ -53,9 +53,9 @@ bounds as (
     group by a.as_of
 ),
 
--- DuckDB generate_series: one row per day (days x statuses, not per defect).
+-- One row per day (days x statuses, not per defect).
 days as (
-    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
+    select {{ date_series('first_day', 'last_day', 'interval 1 day') }} as day
     from bounds
 ),
 

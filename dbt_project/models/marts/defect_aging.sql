@@ -33,10 +33,10 @@ bounds as (
     where c.first_created_at is not null
 ),
 
--- DuckDB generate_series: one row per week.
+-- One row per week.
 weeks as (
     select
-        cast(unnest(generate_series(first_week, as_of_week, interval 7 day)) as date) as week_start,
+        {{ date_series('first_week', 'as_of_week', 'interval 7 day') }} as week_start,
         as_of_week,
         as_of
     from bounds
@@ -48,7 +48,7 @@ snapshots as (
         week_start = as_of_week as is_as_of_week,
         case
             when week_start = as_of_week then as_of
-            else {{ dbt.dateadd('day', 7, 'cast(week_start as timestamptz)') }}
+            else {{ dbt.dateadd('day', 7, 'cast(week_start as ' ~ type_timestamptz() ~ ')') }}
         end as snapshot_at,
         case
             when week_start = as_of_week then cast(as_of as date)

@@ -28,12 +28,11 @@ bounds as (
     group by service
 ),
 
--- The dense weekly spine: DuckDB's list-valued generate_series, unnested
--- (dbt_utils.date_spine is not available here).
+-- The dense weekly spine (dbt_utils.date_spine is not available here).
 weeks as (
     select
         service,
-        cast(unnest(generate_series(first_week, last_week, interval '1 week')) as date) as week_start
+        {{ date_series('first_week', 'last_week', 'interval 7 day') }} as week_start
     from bounds
 ),
 

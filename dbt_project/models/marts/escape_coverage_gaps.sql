@@ -102,8 +102,8 @@ commit_files as (
         c.sha,
         c.committed_at,
         trim(f.file) as file
-    from commits as c,
-        unnest(string_split(c.files, ';')) as f (file)
+    from commits as c
+    {{ split_to_rows('c.files', ';', 'f', 'file') }}
     where
         trim(f.file) <> ''
         and exists (

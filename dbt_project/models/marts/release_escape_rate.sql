@@ -103,7 +103,7 @@ rollups as (
         coalesce(sum(pre_release_defects), 0) as pre_release_defects,
         coalesce(sum(escaped_defects), 0) as escaped_defects,
         coalesce(sum(escaped_incidents), 0) as escaped_incidents,
-        cast(null as varchar) as rca_link
+        cast(null as {{ type_text() }}) as rca_link
     from per_release
     where release is not null
     group by grouping sets ((service), ())
@@ -117,7 +117,7 @@ service_rollups as (
         0 as pre_release_defects,
         0 as escaped_defects,
         0 as escaped_incidents,
-        cast(null as varchar) as rca_link
+        cast(null as {{ type_text() }}) as rca_link
     from (select distinct service from per_release) as s
     where s.service not in (select r.service from rollups as r)
 ),

@@ -18,20 +18,20 @@ per_key as (
         release,
         environment,
         count(*) filter (where not is_waived) as n_unwaived,
-        list(distinct rule order by rule) as fired_rules,
-        list(distinct rule order by rule) filter (where is_waived) as waived_rules,
-        list({
-            'rule': rule,
-            'severity': severity,
-            'observed': observed,
-            'threshold': threshold,
-            'defect_ids': defect_ids,
-            'incident_ids': incident_ids,
-            'waived': is_waived,
-            'waiver_approver': waiver_approver,
-            'waiver_reason': waiver_reason,
-            'waiver_expires_at': waiver_expires_at
-        } order by rule, severity) as reasons
+        {{ sorted_list('rule', distinct=true) }} as fired_rules,
+        {{ sorted_list('rule', distinct=true, filter='is_waived') }} as waived_rules,
+        {{ struct_list({
+            'rule': 'rule',
+            'severity': 'severity',
+            'observed': 'observed',
+            'threshold': 'threshold',
+            'defect_ids': 'defect_ids',
+            'incident_ids': 'incident_ids',
+            'waived': 'is_waived',
+            'waiver_approver': 'waiver_approver',
+            'waiver_reason': 'waiver_reason',
+            'waiver_expires_at': 'waiver_expires_at'
+        }, 'rule, severity') }} as reasons
     from findings
     group by service, release, environment
 ),
@@ -42,9 +42,9 @@ final as (
         k.release,
         k.environment,
         case when coalesce(p.n_unwaived, 0) > 0 then 'HOLD' else 'PASS' end as verdict,
-        coalesce(p.fired_rules, cast([] as varchar[])) as fired_rules,
-        coalesce(p.waived_rules, cast([] as varchar[])) as waived_rules,
-        coalesce(p.reasons, []) as reasons,
+        coalesce(p.fired_rules, {{ empty_text_list() }}) as fired_rules,
+        coalesce(p.waived_rules, {{ empty_text_list() }}) as waived_rules,
+        coalesce(p.reasons, {{ empty_list() }}) as reasons,
         k.previous_release,
         k.code_freeze_at,
         a.as_of

@@ -44,11 +44,11 @@ blocking_severity_open as (
         k.release,
         k.environment,
         'BLOCKING_SEVERITY_OPEN' as rule,
-        cast(null as varchar) as severity,
+        cast(null as {{ type_text() }}) as severity,
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids
+        {{ sorted_list('d.defect_id') }} as defect_ids,
+        {{ empty_text_list() }} as incident_ids
     from keys as k
     inner join gate_rules as g
         on k.environment = g.environment and g.rule = 'BLOCKING_SEVERITY_OPEN'
@@ -69,8 +69,8 @@ open_tolerance_exceeded as (
         g.severity,
         cast(count(*) as double) as observed,
         cast(max(g.max_open) as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids
+        {{ sorted_list('d.defect_id') }} as defect_ids,
+        {{ empty_text_list() }} as incident_ids
     from keys as k
     inner join gate_rules as g
         on k.environment = g.environment and g.rule = 'MAX_OPEN' and g.max_open is not null
@@ -89,11 +89,11 @@ stop_the_line as (
         k.release,
         k.environment,
         'STOP_THE_LINE' as rule,
-        cast(null as varchar) as severity,
+        cast(null as {{ type_text() }}) as severity,
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
-        cast([] as varchar[]) as defect_ids,
-        list(i.incident_id order by i.incident_id) as incident_ids
+        {{ empty_text_list() }} as defect_ids,
+        {{ sorted_list('i.incident_id') }} as incident_ids
     from keys as k
     inner join incidents as i
         on
@@ -108,11 +108,11 @@ previous_escape_rca_missing as (
         k.release,
         k.environment,
         'PREVIOUS_ESCAPE_RCA_MISSING' as rule,
-        cast(null as varchar) as severity,
+        cast(null as {{ type_text() }}) as severity,
         e.escape_rate as observed,
         cast(s.escape_rate_rca_threshold as double) as threshold,
-        cast([] as varchar[]) as defect_ids,
-        cast([] as varchar[]) as incident_ids
+        {{ empty_text_list() }} as defect_ids,
+        {{ empty_text_list() }} as incident_ids
     from keys as k
     inner join escape as e
         on k.service = e.service and k.previous_release = e.release
@@ -127,11 +127,11 @@ freeze_intake as (
         k.release,
         k.environment,
         'FREEZE_INTAKE' as rule,
-        cast(null as varchar) as severity,
+        cast(null as {{ type_text() }}) as severity,
         cast(count(*) as double) as observed,
         cast(0 as double) as threshold,
-        list(d.defect_id order by d.defect_id) as defect_ids,
-        cast([] as varchar[]) as incident_ids
+        {{ sorted_list('d.defect_id') }} as defect_ids,
+        {{ empty_text_list() }} as incident_ids
     from keys as k
     cross join gate_settings as gs
     cross join as_of as a

@@ -9,8 +9,7 @@
 -- model, never the message.
 with commits as (
     -- the same commit choice as stg_exports__commits
-    select * from {{ source('raw', 'commits') }}
-    qualify row_number() over (partition by lower(trim(sha)) order by source_file, source_row) = 1
+    {{ first_row_per(source('raw', 'commits'), 'lower(trim(sha))', 'source_file, source_row') }}
 ),
 
 keys as (

@@ -8,8 +8,7 @@
 
 -- A commit read from both a commits export and the git repository is one commit.
 with commits as (
-    select * from {{ source('raw', 'commits') }}
-    qualify row_number() over (partition by lower(trim(sha)) order by source_file, source_row) = 1
+    {{ first_row_per(source('raw', 'commits'), 'lower(trim(sha))', 'source_file, source_row') }}
 ),
 
 production_branches as (

@@ -1,8 +1,7 @@
 -- Line and branch coverage per (coverage report, file), counted from the
 -- report's lines, never from its summary attributes.
 with coverage as (
-    select * from {{ source('raw', 'coverage') }}
-    qualify row_number() over (partition by report_id, file order by source_file) = 1
+    {{ first_row_per(source('raw', 'coverage'), 'report_id, file', 'source_file') }}
 ),
 
 final as (

@@ -4,11 +4,11 @@ with raw_history as (
 
 -- The same transition exported twice (overlapping export files) is one transition.
 history as (
-    select *
-    from raw_history
-    qualify row_number() over (
-        partition by defect_id, changed_at, from_status, to_status order by source_file, source_row
-    ) = 1
+    {{ first_row_per(
+        'raw_history',
+        'defect_id, changed_at, from_status, to_status',
+        'source_file, source_row'
+    ) }}
 ),
 
 vocabulary as (

@@ -1,10 +1,10 @@
 -- The newest version of a deployment exported in several files wins.
 with deployments as (
-    select * from {{ source('raw', 'deployments') }}
-    qualify row_number() over (
-        partition by trim(deployment_id)
-        order by source_updated_at desc nulls last, source_file desc, source_row desc
-    ) = 1
+    {{ first_row_per(
+        source('raw', 'deployments'),
+        'trim(deployment_id)',
+        'source_updated_at desc nulls last, source_file desc, source_row desc'
+    ) }}
 ),
 
 vocabulary as (

@@ -4,11 +4,11 @@
 
 -- The newest version of an incident exported in several files wins.
 with incidents as (
-    select * from {{ source('raw', 'incidents') }}
-    qualify row_number() over (
-        partition by trim(incident_id)
-        order by source_updated_at desc nulls last, source_file desc, source_row desc
-    ) = 1
+    {{ first_row_per(
+        source('raw', 'incidents'),
+        'trim(incident_id)',
+        'source_updated_at desc nulls last, source_file desc, source_row desc'
+    ) }}
 ),
 
 sources as (

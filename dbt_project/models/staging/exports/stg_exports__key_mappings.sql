@@ -10,13 +10,20 @@ with mappings as (
     from {{ source('raw', 'key_mappings') }}
 ),
 
+valid as (
+    select * from mappings
+    where old_key is not null and new_key is not null and old_key <> new_key
+),
+
+latest as (
+    {{ first_row_per('valid', 'old_key', 'source_file desc, source_row desc') }}
+),
+
 final as (
     select
         old_key,
         new_key
-    from mappings
-    where old_key is not null and new_key is not null and old_key <> new_key
-    qualify row_number() over (partition by old_key order by source_file desc, source_row desc) = 1
+    from latest
 )
 
 select * from final

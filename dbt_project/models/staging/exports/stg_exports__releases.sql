@@ -1,8 +1,9 @@
 with releases as (
-    select * from {{ source('raw', 'releases') }}
-    qualify row_number() over (
-        partition by trim(service), trim(release) order by source_file desc, source_row desc
-    ) = 1
+    {{ first_row_per(
+        source('raw', 'releases'),
+        'trim(service), trim(release)',
+        'source_file desc, source_row desc'
+    ) }}
 ),
 
 renamed as (

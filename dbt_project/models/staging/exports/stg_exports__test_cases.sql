@@ -5,8 +5,7 @@
 -- Executed test cases from JUnit XML. The same report file loaded twice
 -- (copied into two folders) has the same run_id and counts once.
 with cases as (
-    select * from {{ source('raw', 'test_cases') }}
-    qualify row_number() over (partition by run_id, case_index order by source_file) = 1
+    {{ first_row_per(source('raw', 'test_cases'), 'run_id, case_index', 'source_file') }}
 ),
 
 vocabulary as (
@@ -30,7 +29,7 @@ final as (
              then {{ test_failure_fingerprint('c.stack_trace', 'c.message') }} end as fingerprint,
         coalesce(env.canonical, {{ text('c.environment') }}) as environment,
         lower({{ text('c.commit_sha') }}) as commit_sha,
-        c.executed_at,
+        c.executed_at
     from cases as c
     left join vocabulary as env
         on env.source = c.source_system and env.vocabulary = 'environment'

@@ -19,16 +19,17 @@ candidates as (
     inner join sources as s on v.source in (s.source, '*')
 ),
 
+firsts as (
+    {{ first_row_per('candidates', 'source, vocabulary, match_key', 'is_global, canonical') }}
+),
+
 final as (
     select
         source,
         vocabulary,
         match_key,
         canonical
-    from candidates
-    qualify row_number() over (
-        partition by source, vocabulary, match_key order by is_global, canonical
-    ) = 1
+    from firsts
 )
 
 select * from final

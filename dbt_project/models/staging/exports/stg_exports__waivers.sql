@@ -48,7 +48,8 @@ renamed as (
     from unioned
 )
 
-select * from renamed
-qualify row_number() over (
-    partition by rule, service, release, approver, expires_at order by origin = 'policy' desc, origin
-) = 1
+{{ first_row_per(
+    'renamed',
+    'rule, service, release, approver, expires_at',
+    "origin = 'policy' desc, origin"
+) }}

@@ -1,0 +1,175 @@
+{#- Constructs DuckDB and Spark spell differently, one implementation per
+    adapter (docs/spark.md lists what is ported and what is left). The DuckDB
+    forms are the SQL the models had before the port, character for character. -#}
+
+{#- An instant: DuckDB's `timestamptz`; Spark's `timestamp` is already an instant
+    (shown in the session time zone, UTC here). -#}
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__type_timestamptz() -%}
+    timestamptz
+{%- endmacro %}
+
+{% macro spark__type_timestamptz() -%}
+    timestamp
+{%- endmacro %}
+
+{#- Text: `varchar` in DuckDB (dbt.type_string() would render it in capitals),
+    `string` in Spark, whose `varchar` needs a length. -#}
+{% macro type_text() -%}
+    {{ return(adapter.dispatch('type_text', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__type_text() -%}
+    varchar
+{%- endmacro %}
+
+{% macro spark__type_text() -%}
+    string
+{%- endmacro %}
+
+{#- An empty list of text (the gate's rule and id lists). -#}
+{% macro empty_text_list() -%}
+    {{ return(adapter.dispatch('empty_text_list', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__empty_text_list() -%}
+    cast([] as varchar[])
+{%- endmacro %}
+
+{% macro spark__empty_text_list() -%}
+    cast(array() as array<string>)
+{%- endmacro %}
+
+{#- The last non-NULL value of a window (followed by its `over (...)`). -#}
+{% macro last_value_ignore_nulls(expr) -%}
+    {{ return(adapter.dispatch('last_value_ignore_nulls', 'defectflow')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }} ignore nulls)
+{%- endmacro %}
+
+{% macro spark__last_value_ignore_nulls(expr) -%}
+    last_value({{ expr }}, true)
+{%- endmacro %}
+
+{#- The first row of each group of a relation, all its columns (the staging
+    models' "newest export wins"). DuckDB filters with `qualify`; Spark has no
+    `qualify`, so it numbers the rows in a subquery and drops the number
+    (`* except`, Spark 4). -#}
+{% macro first_row_per(relation, partition_by, order_by) -%}
+    {{ return(adapter.dispatch('first_row_per', 'defectflow')(relation, partition_by, order_by)) }}
+{%- endmacro %}
+
+{% macro duckdb__first_row_per(relation, partition_by, order_by) -%}
+    select * from {{ relation }}
+    qualify row_number() over (partition by {{ partition_by }} order by {{ order_by }}) = 1
+{%- endmacro %}
+
+{% macro spark__first_row_per(relation, partition_by, order_by) -%}
+    select * except (first_row_rank) from (
+        select *, row_number() over (partition by {{ partition_by }} order by {{ order_by }}) as first_row_rank
+        from {{ relation }}
+    ) as numbered
+    where first_row_rank = 1
+{%- endmacro %}
+
+{#- One row per day (or week) from start through stop, as a select-list
+    expression of dates: DuckDB unnests its list-valued generate_series,
+    Spark explodes a sequence. `step` is an interval literal in days. -#}
+{% macro date_series(start, stop, step) -%}
+    {{ return(adapter.dispatch('date_series', 'defectflow')(start, stop, step)) }}
+{%- endmacro %}
+
+{% macro duckdb__date_series(start, stop, step) -%}
+    cast(unnest(generate_series({{ start }}, {{ stop }}, {{ step }})) as date)
+{%- endmacro %}
+
+{% macro spark__date_series(start, stop, step) -%}
+    explode(sequence(cast({{ start }} as date), cast({{ stop }} as date), {{ step }}))
+{%- endmacro %}
+
+{#- Follows a from-clause item: one row per `sep`-separated part of `expr`,
+    as `alias.column`. A NULL list gives no row on both engines. `sep` must
+    mean itself in a regular expression (Spark's split takes one). -#}
+{% macro split_to_rows(expr, sep, alias, column) -%}
+    {{ return(adapter.dispatch('split_to_rows', 'defectflow')(expr, sep, alias, column)) }}
+{%- endmacro %}
+
+{% macro duckdb__split_to_rows(expr, sep, alias, column) -%}
+    , unnest(string_split({{ expr }}, '{{ sep }}')) as {{ alias }} ({{ column }})
+{%- endmacro %}
+
+{% macro spark__split_to_rows(expr, sep, alias, column) -%}
+    lateral view explode(split({{ expr }}, '{{ sep }}')) {{ alias }} as {{ column }}
+{%- endmacro %}
+
+{#- `t.* <this> (a, b)`: every column but the ones named. -#}
+{% macro star_except() -%}
+    {{ return(adapter.dispatch('star_except', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__star_except() -%}
+    exclude
+{%- endmacro %}
+
+{% macro spark__star_except() -%}
+    except
+{%- endmacro %}
+
+{#- The values of a group as a list sorted by value (ids, rule names), each
+    value once when `distinct`, over the rows `filter` keeps. Spark's collect
+    functions skip NULLs; these values are keys, never NULL. -#}
+{% macro sorted_list(expr, distinct=false, filter=none) -%}
+    {{ return(adapter.dispatch('sorted_list', 'defectflow')(expr, distinct, filter)) }}
+{%- endmacro %}
+
+{% macro duckdb__sorted_list(expr, distinct, filter) -%}
+    list({{ 'distinct ' if distinct }}{{ expr }} order by {{ expr }})
+    {%- if filter %} filter (where {{ filter }}){% endif %}
+{%- endmacro %}
+
+{% macro spark__sorted_list(expr, distinct, filter) -%}
+    array_sort({{ 'collect_set' if distinct else 'collect_list' }}({{ expr }})
+    {%- if filter %} filter (where {{ filter }}){% endif %})
+{%- endmacro %}
+
+{#- A group's rows as a list of structs (`fields`: name -> expression, in
+    order), sorted by the leading fields named in `order_by`. Spark sorts the
+    structs themselves, so `order_by` must be the first fields, in order; the
+    fields after them only break ties DuckDB leaves in any order. -#}
+{% macro struct_list(fields, order_by) -%}
+    {{ return(adapter.dispatch('struct_list', 'defectflow')(fields, order_by)) }}
+{%- endmacro %}
+
+{% macro duckdb__struct_list(fields, order_by) -%}
+    list({
+        {%- for name, expr in fields.items() %}
+            '{{ name }}': {{ expr }}{{ ',' if not loop.last }}
+        {%- endfor %}
+        } order by {{ order_by }})
+{%- endmacro %}
+
+{% macro spark__struct_list(fields, order_by) -%}
+    array_sort(collect_list(named_struct(
+        {%- for name, expr in fields.items() %}
+            '{{ name }}', {{ expr }}{{ ',' if not loop.last }}
+        {%- endfor %}
+        )))
+{%- endmacro %}
+
+{#- An empty list whose element type comes from the other branch of a coalesce. -#}
+{% macro empty_list() -%}
+    {{ return(adapter.dispatch('empty_list', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__empty_list() -%}
+    []
+{%- endmacro %}
+
+{% macro spark__empty_list() -%}
+    array()
+{%- endmacro %}

@@ -14,9 +14,10 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
 from pipelines import progress
+from pipelines.pseudonyms import KEY_ENV, ensure_key
 from pipelines.defs.quality import dbt_tests
 from pipelines.defs.warehouse import Warehouse
-from pipelines.warehouse import DBT_PROJECT_DIR
+from pipelines.warehouse import DBT_PROJECT_DIR, environment_variable
 
 log = logging.getLogger("defectflow")
 
@@ -48,7 +49,11 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     so each stage's cost is its own (benchmarks/run.py); a failed test still fails the build,
     and the warehouse copy is then not published.
     """
-    with warehouse.dbt_environment(), _removed_afterwards() as invocations:
+    with (
+        warehouse.dbt_environment(),
+        environment_variable(KEY_ENV, str(ensure_key())),  # staging's person_key reads it (macro set_person_key)
+        _removed_afterwards() as invocations,
+    ):
         with progress.stage("dbt models"):
             models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
             yield from _events(models, "models", [])

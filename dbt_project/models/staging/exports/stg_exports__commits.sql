@@ -1,5 +1,5 @@
 -- a table, not a view: the names pattern is a session variable, set only while this builds
-{{ config(materialized="table", pre_hook="{{ set_person_pattern() }}") }}
+{{ config(materialized="table", pre_hook=["{{ set_person_pattern() }}", "{{ set_person_key() }}"]) }}
 -- depends_on: {{ ref('stg_exports__person_pattern') }}
 
 -- A commit read from both a commits export and the git repository is one commit.

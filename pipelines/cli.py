@@ -445,7 +445,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "
                                        "(UTC when it has no offset); default: now")
     build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
-    build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file, quarantined row or skipped file")
+    build.add_argument("--strict", action="store_true",
+                       help="exit 2 on any rejected file, quarantined row or skipped file")
     build.set_defaults(func=cmd_build)
 
     gate = sub.add_parser("gate", help="the release gate verdict for one release, from the warehouse",

@@ -49,3 +49,8 @@ def ensure_key() -> Path:
         raise PseudonymKeyError(f"pseudonym key {path} holds {size} bytes, not {KEY_BYTES}: restore it "
                                 f"(pseudonyms change with the key), or delete it to start a new one")
     return path
+
+
+def dbt_environment() -> dict[str, str]:
+    """The variable a dbt child process needs for staging's person_key (macro set_person_key)."""
+    return {KEY_ENV: str(ensure_key())}

@@ -13,8 +13,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
-from pipelines import progress
-from pipelines.pseudonyms import KEY_ENV, ensure_key
+from pipelines import progress, pseudonyms
 from pipelines.defs.quality import dbt_tests
 from pipelines.defs.warehouse import Warehouse
 from pipelines.warehouse import DBT_PROJECT_DIR, environment_variable
@@ -51,7 +50,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     """
     with (
         warehouse.dbt_environment(),
-        environment_variable(KEY_ENV, str(ensure_key())),  # staging's person_key reads it (macro set_person_key)
+        environment_variable(pseudonyms.KEY_ENV, str(pseudonyms.ensure_key())),  # staging's person_key
         _removed_afterwards() as invocations,
     ):
         with progress.stage("dbt models"):

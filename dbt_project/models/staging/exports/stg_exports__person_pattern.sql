@@ -29,6 +29,14 @@ names as (
 -- first and last word joined by a dot, underscore, hyphen or nothing
 -- (`olga.mensah`, a login) and "Last, First". Names in scripts without word
 -- spaces (e.g. Chinese) match anywhere, as written.
+ascii_words as (
+    select
+        name,
+        regexp_split_to_array(name, '\s+') as words
+    from names
+    where regexp_matches(name, '^[ -~]+$')
+),
+
 alternatives as (
     select
         name,
@@ -44,14 +52,14 @@ alternatives as (
             '\b' || regexp_escape(words[1]) || '[\s._-]?' || regexp_escape(words[-1]) || '\b',
             '\b' || regexp_escape(words[-1]) || ',\s*' || regexp_escape(words[1]) || '\b'
         ]) as alternative
-    from (select name, regexp_split_to_array(name, '\s+') as words from names)
-    where regexp_matches(name, '^[ -~]+$') and len(words) >= 2
+    from ascii_words
+    where len(words) >= 2
 ),
 
 final as (
     select
         coalesce(
-            '(?i)(' || string_agg(alternative, '|' order by length(name) desc, name, alternative) || ')',
+            '(?i)(' || string_agg(alternative, '|' order by length(name) desc, name asc, alternative asc) || ')',
             '[^\s\S]'
         ) as pattern,
         count(distinct name) as names

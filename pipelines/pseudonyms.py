@@ -1,4 +1,4 @@
-"""The per-installation secret that keys the person pseudonyms (docs/contract.md, Masking).
+"""The per-installation secret that keys the person pseudonyms (docs/contract.md, Personal data).
 
 Staging replaces every person's name with `person-` and 10 hex digits of an
 HMAC-SHA256 of the name (dbt macro `person_key`). An unkeyed hash would let

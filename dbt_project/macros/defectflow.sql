@@ -33,7 +33,7 @@
 
 {#- Personal data and secrets in free text, masked once in staging (raw keeps
     the originals). The token formats are adapted from gitleaks' maintained rule
-    set (config/gitleaks.toml, MIT licence; docs/contract.md "Masking"), written
+    set (config/gitleaks.toml, MIT licence; docs/contract.md "Personal data"), written
     for RE2 and widened where a prefix alone identifies the secret. Order
     matters: private key blocks, credentials in URLs and Authorization headers,
     `key = value` assignments, token formats and webhook URLs, then e-mail
@@ -83,7 +83,7 @@
 
 {#- A person, pseudonymised: stable across builds of one installation, joinable,
     not a name. HMAC-SHA256 of the lower-cased name keyed by the installation's
-    secret (docs/contract.md "Masking"), whose padded halves `set_person_key()`
+    secret (docs/contract.md "Personal data"), whose padded halves `set_person_key()`
     puts in a session variable: without the secret, a name cannot be tried
     against the pseudonyms. -#}
 {% macro person_key(expr) -%}

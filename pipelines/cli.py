@@ -364,6 +364,24 @@ def cmd_gate(args: argparse.Namespace) -> int:
                     policy.gate_max_age_hours, as_json=args.json)
 
 
+def cmd_check_commits(args: argparse.Namespace) -> int:
+    from pipelines.delivery import commits
+
+    if not (args.range or args.branch):
+        raise BuildFailed("check-commits needs --range A..B or --branch NAME")
+    policy = load_policy(Path(args.policy) if args.policy else None)
+    return commits.run(Path(args.git_repo), policy, args.range, args.branch, args.since)
+
+
+def cmd_audit_package(args: argparse.Namespace) -> int:
+    from pipelines.delivery import audit
+
+    if args.verify:
+        return audit.run_verify(Path(args.verify))
+    if not (args.release and args.out):
+        raise BuildFailed("audit-package needs --release R --out DIR (or --verify DIR)")
+    return audit.run_write(Path(args.warehouse), args.release, args.service, Path(args.out))
+
 def cmd_defects_from_tests(args: argparse.Namespace) -> int:
     from pipelines.delivery import defects_from_tests as dft
 
@@ -462,6 +480,30 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
     gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
     gate.set_defaults(func=cmd_gate)
+
+    commits = sub.add_parser("check-commits", help="production commits that name no defect key (COMMIT_UNLINKED)",
+                             description="Exit codes: 0 every commit names a defect key (or is exempt), 1 some "
+                                         "do not (listed), 2 error (not a git repository, bad range, policy).")
+    commits.add_argument("--git-repo", default=".", help="the repository (default: the current folder)")
+    commits.add_argument("--range", help="git revision range, e.g. origin/main..HEAD (or NEW --not --all)")
+    commits.add_argument("--branch", help="the branch the range lands on (default: the branch its tip names); "
+                                          "without --range, every commit reachable from it is checked")
+    commits.add_argument("--since", help="only commits after this date (git's --since)")
+    commits.add_argument("--policy", help="policy YAML (default: the shipped policy.yml)")
+    commits.set_defaults(func=cmd_check_commits)
+
+    package = sub.add_parser("audit-package", help="a release's defects, histories, gate decisions and load "
+                                                   "reports with a SHA-256 manifest; or verify one",
+                             description="Exit codes: 0 written / intact, 1 (--verify) files altered, missing "
+                                         "or added (each named), 2 error (unknown release, no manifest, "
+                                         "--out not empty).")
+    package.add_argument("--release", help="the release to package")
+    package.add_argument("--service", help="only this service's (default: every service with that release)")
+    package.add_argument("--out", help="folder to write (absent or empty)")
+    package.add_argument("--verify", metavar="DIR", help="check a package against its MANIFEST.sha256")
+    package.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                         help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    package.set_defaults(func=cmd_audit_package)
 
     def tracker_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),

@@ -206,6 +206,23 @@ class PriorityWeights(_Strict):
         return self
 
 
+# --- issue 13: commit linkage (COMMIT_UNLINKED and `defectflow check-commits`) ---
+NEVER_MATCHES = r"[^\s\S]"
+
+
+class CommitRules(_Strict):
+    """Which production commits COMMIT_UNLINKED and `check-commits` leave out (docs/contract.md section 2)."""
+
+    ignore_merges: bool = True
+    bots: list[str] = Field(default_factory=list)  # author-name globs, e.g. "*[bot]"
+
+    @property
+    def bot_pattern(self) -> str:
+        """One regular expression matching an author any glob of `bots` matches: the warehouse
+        and `check-commits` both bind this string, so a glob means the same to both."""
+        return "|".join(f"(?:{glob_regex(glob)})" for glob in self.bots) or NEVER_MATCHES
+
+
 def _default_gates() -> dict[str, Gate]:
     return {
         "staging": Gate(blocking_severities=["S1"]),
@@ -423,6 +440,7 @@ class Policy(_Strict):
     candidates_per_defect: int = Field(10, ge=1)
     production_branches: list[str] = Field(default_factory=lambda: ["main", "master"])
     defect_key_pattern: str = r"[A-Z][A-Z0-9]+-[0-9]+"
+    commits: CommitRules = Field(default_factory=CommitRules)
     triage_hours: float = Field(48, gt=0)
     postmortem_severities: list[Severity] = Field(default_factory=lambda: ["S1", "S2"])
     coverage_gap_threshold: float = Field(0.8, ge=0, le=1)

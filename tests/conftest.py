@@ -78,7 +78,8 @@ class Modelled:
     quarantined_rows: int
 
 
-def modelled_warehouse(exports: Path, out: Path, policy: Path | None, as_of_text: str) -> Modelled:
+def modelled_warehouse(exports: Path, out: Path, policy: Path | None, as_of_text: str,
+                       git_repo: Path | None = None) -> Modelled:
     """What a build's ingest and `dbt run` leave in `out`/w.duckdb: every dbt model, none of the
     build's checks, reports or history. For tests of what the marts hold; a full build
     (`tiny_build`, tests/test_e2e_demo.py) costs several times as much and tests the build itself."""
@@ -91,7 +92,7 @@ def modelled_warehouse(exports: Path, out: Path, policy: Path | None, as_of_text
     out.mkdir(parents=True, exist_ok=True)
     warehouse = out / "w.duckdb"
     with connect(warehouse) as con:
-        summary = load_exports(con, exports, load_policy(policy), parse_as_of(as_of_text))
+        summary = load_exports(con, exports, load_policy(policy), parse_as_of(as_of_text), git_repo=git_repo)
     try:
         run_dbt(warehouse, out / "dbt-target", [])
     except subprocess.CalledProcessError as failed:

@@ -3,32 +3,13 @@
 import os
 import subprocess
 from datetime import UTC
-from pathlib import Path
 
 import pytest
 
 from pipelines.defs.ingest.adapters.base import FormatError
 from pipelines.defs.ingest.adapters.git import read_git
-
-
-def _git(repo: Path, *args: str, author: str = "Ada Lovelace", date: str = "2024-01-01T00:00:00+0000") -> str:
-    env = {
-        **os.environ,
-        "GIT_CONFIG_GLOBAL": os.devnull,  # the developer's own config must not change the history
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_DATE": date,
-    }
-    identity = ("-c", f"user.name={author}", "-c", "user.email=dev@example.com", "-c", "commit.gpgsign=false")
-    done = subprocess.run(["git", "-C", str(repo), *identity, *args], env=env, check=True,
-                          capture_output=True, text=True)
-    return done.stdout.strip()
-
-
-def _write(repo: Path, name: str, text: str) -> None:
-    path = repo / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+from tests.gitrepo import git as _git
+from tests.gitrepo import write as _write
 
 
 @pytest.fixture(scope="module")
@@ -80,27 +61,31 @@ def test_every_commit_once_with_all_fields(history):
         "branch": rows[sha["initial"]]["branch"],  # on both branches: either name is right
         "committed_at": "2024-03-01T10:00:00+02:00",
         "author": "Ada Lovelace",
+        "parents": None,
         "message": "PAY-1 Initial import\n\nAdds the pool and its docs.",
         "files": "a.txt;docs/read me.md",
     }
     assert rows[sha["initial"]]["branch"] in {"main", "feature/x"}
     assert rows[sha["feature"]] == {
         "sha": sha["feature"], "branch": "feature/x", "committed_at": "2024-03-02T09:00:00+00:00",
-        "author": "Grace Hopper", "message": "PAY-2 Add feature", "files": "f.txt",
+        "author": "Grace Hopper", "parents": sha["initial"], "message": "PAY-2 Add feature", "files": "f.txt",
     }
     assert rows[sha["spaced"]] == {
         "sha": sha["spaced"], "branch": "main", "committed_at": "2024-03-03T12:00:00-05:00",
-        "author": "Ada Lovelace", "message": "Touch the spaced file", "files": "docs/read me.md",
+        "author": "Ada Lovelace", "parents": sha["initial"], "message": "Touch the spaced file",
+        "files": "docs/read me.md",
     }
     # a merge lists what it brought into main: the diff against its first parent
     assert rows[sha["merge"]] == {
         "sha": sha["merge"], "branch": "main", "committed_at": "2024-03-04T08:00:00+00:00",
-        "author": "Ada Lovelace", "message": "Merge branch 'feature/x'", "files": "f.txt",
+        "author": "Ada Lovelace", "parents": f"{sha['spaced']};{sha['feature']}",
+        "message": "Merge branch 'feature/x'", "files": "f.txt",
     }
     # a rename lists the old and the new path
     assert rows[sha["rename"]] == {
         "sha": sha["rename"], "branch": "main", "committed_at": "2024-03-05T09:30:00+01:00",
-        "author": "Ada Lovelace", "message": "PAY-3 Move a.txt", "files": "a.txt;src/a.txt",
+        "author": "Ada Lovelace", "parents": sha["merge"], "message": "PAY-3 Move a.txt",
+        "files": "a.txt;src/a.txt",
     }
 
 

@@ -72,7 +72,7 @@ def test_one_check_layer_per_concern(defs):
     assert {check for check in checks if check[1].startswith("gx_")} == {
         *((f"raw/{table}", f"gx_{table}") for table in (
             "defects", "defect_status_history", "deployments", "incidents", "releases", "commits", "waivers",
-            "defect_links", "test_cases", "coverage")),
+            "defect_links", "test_cases", "coverage", "key_mappings")),
         ("marts/deploy_recurrence_correlation", "gx_deploy_recurrence_correlation"),
     }
     assert {

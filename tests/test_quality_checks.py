@@ -188,7 +188,7 @@ def test_validation_prints_no_progress_bars(con, capfd):
 def test_gx_guards_raw_and_only_the_mart_dbt_cannot_test():
     assert [s.check_name for s in RAW_SUITES] == [
         "gx_defects", "gx_defect_status_history", "gx_deployments", "gx_incidents", "gx_releases", "gx_commits",
-        "gx_waivers", "gx_defect_links", "gx_test_cases", "gx_coverage",
+        "gx_waivers", "gx_defect_links", "gx_test_cases", "gx_coverage", "gx_key_mappings",
     ]
     assert [s.check_name for s in MART_SUITES] == ["gx_deploy_recurrence_correlation"]
     assert all(s.blocking for s in SUITES)

@@ -221,6 +221,18 @@ def test_largest_fastest_growing_and_top_priority_orders(con) -> None:
     assert clusters.largest_clusters(con, weeks=1)["recent"].tolist() == [0, 0, 1]
 
 
+def test_the_lists_read_a_summary_the_caller_already_has(con) -> None:
+    summary = clusters.cluster_summary(con)
+    assert clusters.largest_clusters(con, summary=summary).equals(clusters.largest_clusters(con))
+    # the summary given is the one read: C-1 made the largest comes first; without A-1, B-1 alone grows
+    changed = summary.assign(defects=summary["defects"].where(summary["cluster_id"] != "C-1", 9))
+    assert clusters.largest_clusters(con, summary=changed)["cluster_id"].tolist() == ["C-1", "A-1", "B-1"]
+    assert clusters.overview(con, summary=changed).largest_id == "C-1"
+    quiet = summary[summary["cluster_id"] != "A-1"]
+    assert clusters.fastest_growing_clusters(con, summary=quiet)["cluster_id"].tolist() == ["B-1"]
+    assert clusters.top_clusters_by_priority(con, summary=quiet)["cluster_id"].tolist() == ["B-1", "C-1"]
+
+
 def test_overview(con, empty_con) -> None:
     assert clusters.overview(con) == clusters.Overview(
         clusters=3, similarity_clusters=2, clustered_defects=11, largest=4, largest_id="A-1",

@@ -217,6 +217,40 @@ def test_escape_trend_keeps_a_page_of_panels_for_the_services_with_most_defects(
     assert len(fig.data) == 18  # a reference and a service line per panel
 
 
+
+def test_flow_chart_marks_each_day_once_naming_its_first_releases() -> None:
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.cumulative_flow_markers (day date, service varchar, release varchar, gate varchar)")
+    # 06-03: five code freezes (a..e) and one planned release; 06-10: one code freeze of svc z
+    rows = [("2024-06-03", s, "1.0", "code_freeze") for s in "edcba"]
+    rows += [("2024-06-03", "a", "1.0", "planned_release"), ("2024-06-10", "z", "2.0", "code_freeze")]
+    con.executemany("insert into marts.cumulative_flow_markers values (?, ?, ?, ?)", rows)
+
+    markers = executive.gate_markers(con, [])
+    assert markers[["gate", "releases", "named", "names"]].values.tolist() == [
+        ["code_freeze", 5, 3, "a 1.0, b 1.0, c 1.0"], ["planned_release", 1, 1, "a 1.0"],
+        ["code_freeze", 1, 1, "z 2.0"]]
+    assert executive.gate_markers(con, ["z"])["names"].tolist() == ["z 2.0"]
+
+    fig = charts.cumulative_flow_chart(pd.DataFrame(columns=["day", "status", "defects"]), markers)
+    freeze, planned = fig.data[-2:]
+    assert [c[0] for c in freeze.customdata] == ["a 1.0, b 1.0, c 1.0 and 2 more", "z 2.0"]
+    assert [c[0] for c in planned.customdata] == ["a 1.0"]
+
+
+def test_appendix_tables_list_the_first_rows_and_count_the_rest(con, monkeypatch) -> None:
+    monkeypatch.setattr(executive, "APPENDIX_ROWS", 1)
+    # payments has 12 + 2 + 1 = 15 records, EVIL 9: payments is listed, EVIL counted
+    services = executive.appendix_services_html(con)
+    assert re.findall(r"<tr><td>([^<]*)</td>", services) == ["payments", "All services"]
+    assert services.endswith('<p class="note">…and 1 more services: marts.release_escape_rate, release &#x27;ALL&#x27;.</p>')
+    rca = executive.rca_worst_first(con, [])
+    assert "…and" not in executive.appendix_rca_html(rca)  # one release needs an RCA: no note
+    twice = executive.appendix_rca_html(pd.concat([rca, rca]))
+    assert twice.count("<tr><td>payments</td>") == 1 and "…and 1 more releases" in twice
+
+
 def test_top_clusters_by_open_priority(con) -> None:
     top = executive.top_clusters(con, [])
     # C1: D6 (95) is closed, so D1's 90; C2: open D4 70 over D2 50; C3: 20; the singleton is no cluster.

@@ -7,6 +7,16 @@
     set variable df_defect_key_pattern = (select defect_key_pattern from {{ source('raw', 'policy_settings') }})
 {%- endmacro %}
 
+{#- policy.commits (the bot pattern and whether merges count) for
+    commit_is_unlinked, session variables for the same reason. -#}
+{% macro set_commit_bot_pattern() -%}
+    set variable df_commit_bot_pattern = (select commit_bot_pattern from {{ source('raw', 'policy_settings') }})
+{%- endmacro %}
+
+{% macro set_commit_ignore_merges() -%}
+    set variable df_commit_ignore_merges = (select commit_ignore_merges from {{ source('raw', 'policy_settings') }})
+{%- endmacro %}
+
 {% macro defect_key_pattern() -%}
     getvariable('df_defect_key_pattern')
 {%- endmacro %}

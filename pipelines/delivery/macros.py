@@ -14,7 +14,7 @@ import jinja2
 
 from pipelines.warehouse import DBT_PROJECT_DIR
 
-MACRO_FILES = ("defectflow.sql", "stack_fingerprint.sql")
+MACRO_FILES = ("defectflow.sql", "stack_fingerprint.sql", "commit_rule.sql")
 # dbt_project.yml's schema per layer, by the model name's prefix (docs/architecture.md)
 _SCHEMAS = {"stg": "staging", "int": "intermediate"}
 

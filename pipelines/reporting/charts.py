@@ -208,7 +208,7 @@ def aging_chart(aging: pd.DataFrame) -> go.Figure:
 
 def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figure:
     """Defects per status at the end of each day, stacked (open statuses on top), with the
-    release milestones as ticks above the areas.
+    release milestones as ticks above the areas (one per day and milestone, naming its releases).
 
     Takes the frames from ``executive.cumulative_flow`` and ``executive.gate_markers``.
     """
@@ -231,6 +231,8 @@ def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figur
     top = flow.groupby("day")["defects"].sum().max() if not flow.empty else 0
     for offset, (gate, symbol) in enumerate((("code_freeze", "line-ns"), ("planned_release", "triangle-down"))):
         rows = markers[markers["gate"] == gate]
+        more = rows["releases"] - rows["named"]
+        labels = rows["names"].where(more <= 0, rows["names"] + " and " + more.astype(str) + " more")
         fig.add_trace(
             go.Scatter(
                 x=list(rows["day"]),
@@ -238,8 +240,8 @@ def cumulative_flow_chart(flow: pd.DataFrame, markers: pd.DataFrame) -> go.Figur
                 name=plot_text(gate.replace("_", " ")),
                 mode="markers",
                 marker={"symbol": symbol, "size": 7, "color": "#444", "line": {"width": 1, "color": "#444"}},
-                customdata=[[plot_text(s), plot_text(r)] for s, r in zip(rows["service"], rows["release"])],
-                hovertemplate="%{x|%d %b %Y}: %{customdata[0]} %{customdata[1]} " + plot_text(gate)
+                customdata=[[plot_text(label)] for label in labels],
+                hovertemplate="%{x|%d %b %Y}: " + plot_text(gate.replace("_", " ")) + " of %{customdata[0]}"
                 + "<extra></extra>",
             )
         )

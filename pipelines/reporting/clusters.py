@@ -199,12 +199,14 @@ class Overview:
     pairs_above_threshold: int
 
 
-def overview(con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS) -> Overview:
+def overview(con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS,
+             summary: pd.DataFrame | None = None) -> Overview:
     """Clusters of two or more defects and how many had a similarity link, the defects in
     them, the largest, recurrences (every defect), clustered defects created in the last
     ``weeks`` weeks, and the candidate pairs at or above the duplicate threshold (each
-    pair once, whichever side ranks it)."""
-    summary = cluster_summary(con, weeks)
+    pair once, whichever side ranks it). ``summary``: ``cluster_summary(con, weeks)`` if the
+    caller has it (at a million defects it takes seconds)."""
+    summary = _summary(con, weeks, summary)
     largest = _by_size(summary).head(1)
     row = con.execute(
         """
@@ -273,28 +275,31 @@ def cluster_summary(con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS) -
 
 
 def largest_clusters(
-    con: duckdb.DuckDBPyConnection, limit: int = LIST_LIMIT, weeks: int = GROWTH_WEEKS
+    con: duckdb.DuckDBPyConnection, limit: int = LIST_LIMIT, weeks: int = GROWTH_WEEKS,
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The ``limit`` largest clusters (rows of ``cluster_summary``); ties: the smallest id."""
-    return _first(_by_size(cluster_summary(con, weeks)), limit)
+    return _first(_by_size(_summary(con, weeks, summary)), limit)
 
 
 def fastest_growing_clusters(
-    con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS, limit: int = LIST_LIMIT
+    con: duckdb.DuckDBPyConnection, weeks: int = GROWTH_WEEKS, limit: int = LIST_LIMIT,
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Clusters with members created in the last ``weeks`` weeks: most new members first,
     then fewest earlier ones (the larger relative growth), then id."""
-    summary = cluster_summary(con, weeks)
+    summary = _summary(con, weeks, summary)
     growing = summary[summary["recent"] > 0]
     return _first(growing.sort_values(["recent", "earlier", "cluster_id"], ascending=[False, True, True]), limit)
 
 
 def top_clusters_by_priority(
-    con: duckdb.DuckDBPyConnection, limit: int = LIST_LIMIT, weeks: int = GROWTH_WEEKS
+    con: duckdb.DuckDBPyConnection, limit: int = LIST_LIMIT, weeks: int = GROWTH_WEEKS,
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Clusters by the highest priority score among their open defects (none open: last),
     then size, then id: the order of the executive briefing's top clusters."""
-    ranked = cluster_summary(con, weeks).sort_values(
+    ranked = _summary(con, weeks, summary).sort_values(
         ["priority_score", "defects", "cluster_id"], ascending=[False, False, True], na_position="last"
     )
     return _first(ranked, limit)
@@ -609,6 +614,11 @@ def _given(value: Any) -> bool:
 
 def _ids(con: duckdb.DuckDBPyConnection, sql: str) -> list[str]:
     return [str(r[0]) for r in con.execute(sql).fetchall()]
+
+
+def _summary(con: duckdb.DuckDBPyConnection, weeks: int, summary: pd.DataFrame | None) -> pd.DataFrame:
+    """The caller's ``cluster_summary`` of ``weeks``, else a new one."""
+    return cluster_summary(con, weeks) if summary is None else summary
 
 
 def _by_size(summary: pd.DataFrame) -> pd.DataFrame:

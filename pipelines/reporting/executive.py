@@ -21,6 +21,8 @@ import pandas as pd
 from pipelines.policy import PRODUCTION, SEVERITIES
 from pipelines.reporting.catalog import Parameter, Report, ReportParameterError, check_as_of, suggest
 from pipelines.reporting.formatting import as_utc, float_or_none, fmt_hours, int_or_zero
+from pipelines.reporting.fragments import html_table, more_rows_note, rca_table, service_escape_table
+from pipelines.reporting.queries import service_escape_rates
 
 #: The briefing compares the last ``period_weeks`` ISO weeks (the as-of week included)
 #: with the ``period_weeks`` weeks before them.
@@ -300,13 +302,53 @@ def cumulative_flow(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("select day, status, defects from marts.cumulative_flow order by day, status").df()
 
 
+#: Rows of each appendix table (releases needing an RCA, services): a large organisation has
+#: thousands of each, which would make the page tens of megabytes; the rest are counted.
+APPENDIX_ROWS = 100
+
+
+def appendix_rca_html(rca: pd.DataFrame) -> str:
+    """The worst ``APPENDIX_ROWS`` releases needing an RCA, the rest counted."""
+    table = html_table(rca_table(rca.head(APPENDIX_ROWS)), link_columns={"RCA link"},
+                       empty="No release is above the RCA threshold.")
+    return table + more_rows_note(len(rca) - APPENDIX_ROWS, "releases", "marts.release_escape_rate, rca_required")
+
+
+def appendix_services_html(con: duckdb.DuckDBPyConnection) -> str:
+    """The escape rate of the ``APPENDIX_ROWS`` services with the most records, by name, then
+    all services together; the rest counted."""
+    shown = service_escape_rates(con, most=APPENDIX_ROWS)
+    (services,) = con.execute(
+        "select count(*) from marts.release_escape_rate where release = 'ALL' and service <> 'ALL'"
+    ).fetchone()
+    rest = services - (len(shown) - 1)  # the last row shown is all services together
+    table = html_table(service_escape_table(shown), caption="Escape rate by service, all time")
+    return table + more_rows_note(rest, "services", "marts.release_escape_rate, release 'ALL'")
+
+
+#: Releases a flow-chart marker names in its hover text; the rest are counted.
+MARKER_NAMES = 3
+
+
 def gate_markers(con: duckdb.DuckDBPyConnection, services: list[str]) -> pd.DataFrame:
-    """The release milestones (code freeze, planned release) the flow chart marks."""
+    """The release milestones (code freeze, planned release) the flow chart marks: one row per
+    day and milestone, with how many releases have it that day and the first few by name (a
+    large organisation has hundreds of releases a week: a mark each would hide the chart)."""
     return con.execute(
-        "select day, service, release, gate from marts.cumulative_flow_markers where "
-        + _services_sql("service")
-        + " order by day, service, release, gate",
-        [services, services],
+        """
+        with named as (
+            select day, gate, service || ' ' || release as name,
+                row_number() over (partition by day, gate order by service, release) as n
+            from marts.cumulative_flow_markers
+            where """ + _services_sql("service") + """
+        )
+        select day, gate, count(*) as releases, count(*) filter (where n <= ?) as named,
+            string_agg(name, ', ' order by n) filter (where n <= ?) as names
+        from named
+        group by day, gate
+        order by day, gate
+        """,
+        [services, services, MARKER_NAMES, MARKER_NAMES],
     ).df()
 
 

@@ -337,9 +337,16 @@ def compliance_table(findings: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def more_rows_note(rest: int, what: str, where: str) -> str:
+    """The note under a table that shows the first rows only: how many more, and where they are."""
+    if rest <= 0:
+        return ""
+    return f'<p class="note">…and {esc(fmt_count(rest))} more {esc(what)}: {esc(where)}.</p>'
+
+
 def rca_short_list(rca: pd.DataFrame, limit: int, appendix_anchor: str) -> str:
-    """The worst ``limit`` releases needing an RCA, the rest counted with a link to the full
-    table in the appendix."""
+    """The worst ``limit`` releases needing an RCA, the rest counted with a link to the table
+    in the appendix."""
     table = html_table(
         rca_table(rca.head(limit)), link_columns={"RCA link"}, empty="No release is above the RCA threshold."
     )
@@ -349,7 +356,7 @@ def rca_short_list(rca: pd.DataFrame, limit: int, appendix_anchor: str) -> str:
     missing = int(rca["rca_link"].map(is_blank).sum())
     return (
         f'{table}<p class="note">…and {esc(fmt_count(rest))} more ({esc(fmt_count(len(rca)))} in all, '
-        f'{esc(fmt_count(missing))} without an RCA link): <a href="#{esc(appendix_anchor)}">full table in the '
+        f'{esc(fmt_count(missing))} without an RCA link): <a href="#{esc(appendix_anchor)}">in the '
         "appendix</a>.</p>"
     )
 

@@ -120,10 +120,15 @@ def escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 
-def service_escape_rates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The ``(service, 'ALL')`` roll-ups by service name, then the overall row."""
+def service_escape_rates(con: duckdb.DuckDBPyConnection, most: int | None = None) -> pd.DataFrame:
+    """The ``(service, 'ALL')`` roll-ups by service name, then the overall row; with ``most``,
+    only the ``most`` services with the most records (defects and incidents, ties by name)."""
     rates = escape_rates(con)
     services = rates[rates["kind"] == "service"].sort_values("service", key=_natural_series)
+    if most is not None:
+        records = services["pre_release_defects"] + services["escaped_defects"] + services["escaped_incidents"]
+        services = services.loc[records.sort_values(ascending=False, kind="stable").index[:most]]
+        services = services.sort_values("service", key=_natural_series)
     overall = rates[rates["kind"] == "overall"]
     return pd.concat([services, overall]).reset_index(drop=True)
 

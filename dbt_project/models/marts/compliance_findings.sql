@@ -23,14 +23,6 @@ commits as (
     select * from {{ ref('stg_exports__commits') }}
 ),
 
-commit_keys as (
-    select * from {{ ref('stg_exports__commit_defect_keys') }}
-),
-
-production_branches as (
-    select branch from {{ ref('stg_policy__production_branches') }}
-),
-
 settings as (
     select * from {{ ref('stg_policy__settings') }}
 ),
@@ -120,8 +112,9 @@ deferral_rationale_missing as (
         and d.deferral_rationale is null
 ),
 
--- Keys are read with the policy's pattern in stg_exports__commit_defect_keys:
--- a commit without a row there names no key.
+-- The rule itself (production branch, no defect key, merges and bots) is the
+-- commit_is_unlinked macro, applied in stg_exports__commits: the one definition
+-- `defectflow check-commits` runs too.
 commit_unlinked as (
     select
         'COMMIT_UNLINKED' as rule,
@@ -135,14 +128,10 @@ commit_unlinked as (
         c.committed_at as since,
         cast(null as {{ dbt.type_string() }}) as url
     from commits as c
-    inner join production_branches as b on c.branch = b.branch
     cross join as_of as a
     where
-        c.committed_at <= a.as_of
-        and not exists (
-            select 1 from commit_keys as k
-            where k.sha = c.sha
-        )
+        c.is_unlinked
+        and c.committed_at <= a.as_of
 ),
 
 -- Open at the as-of for more than triage_hours (exact hours since

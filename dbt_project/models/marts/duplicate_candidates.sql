@@ -13,21 +13,20 @@ pairs as (
 ),
 
 -- A pair is stored once (defect_id < candidate_id); each side ranks the other.
+-- Ranked on the narrow columns, the reasons joined back to the kept rows: at 1M
+-- defects (16M directed pairs) sorting the reasons' text along cost a third
+-- of the model's time.
 directed as (
     select
         defect_id,
         candidate_id,
-        score,
-        reasons,
-        above_threshold
+        score
     from pairs
     union all
     select
         candidate_id,
         defect_id,
-        score,
-        reasons,
-        above_threshold
+        score
     from pairs
 ),
 
@@ -44,10 +43,14 @@ final as (
         r.candidate_id,
         r.candidate_rank as rank,
         r.score,
-        r.reasons,
-        r.above_threshold
+        p.reasons,
+        p.above_threshold
     from ranked as r
     cross join settings as s
+    inner join pairs as p
+        on
+            least(r.defect_id, r.candidate_id) = p.defect_id
+            and greatest(r.defect_id, r.candidate_id) = p.candidate_id
     where r.candidate_rank <= s.candidates_per_defect
 )
 

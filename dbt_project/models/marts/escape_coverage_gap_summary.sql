@@ -25,7 +25,7 @@ file_stats as (
         count(*) as files,
         count(is_gap) as measured_files,
         count(*) filter (where is_gap) as gap_files,
-        avg(line_coverage) as mean_line_coverage,
+        {{ mean('line_coverage') }} as mean_line_coverage,
         count(line_coverage) as n_line_coverage
     from release_files
     group by grouping sets ((service, component), (service), (component), ())

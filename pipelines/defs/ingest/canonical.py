@@ -117,7 +117,7 @@ RELEASES = Entity(
 COMMITS = Entity(
     "commits",
     _cols(
-        "sha, branch, committed_at, author, message, files",
+        "sha, branch, committed_at, author, message, files, parents",
         {"committed_at": "timestamp"},
         {"sha"},
     ),
@@ -169,10 +169,18 @@ COVERAGE = Entity(
     maximum=tuple((name, 10**9) for name in ("lines_valid", "lines_covered", "branches_valid", "branches_covered")),
 )
 
+# A migrated or second tracker's keys (docs/contract.md "Canonical CSV"): old_key's records are
+# the defect new_key names, its status history merged into new_key's with its origin.
+KEY_MAPPINGS = Entity(
+    "key_mappings",
+    _cols("old_key, new_key", {}, {"old_key", "new_key"}),
+    key=("old_key",),
+)
+
 ENTITIES: dict[str, Entity] = {
     e.name: e
     for e in (DEFECTS, DEFECT_STATUS_HISTORY, DEPLOYMENTS, INCIDENTS, RELEASES, COMMITS, WAIVERS,
-              DEFECT_LINKS, TEST_CASES, COVERAGE)
+              DEFECT_LINKS, TEST_CASES, COVERAGE, KEY_MAPPINGS)
 }
 
 

@@ -107,7 +107,8 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
         "?::varchar as default_incident_environment, ?::varchar as default_timezone, "
         "?::double as triage_hours, ?::double as coverage_gap_threshold, "
         "?::integer as version_skew_releases, ?::varchar as defect_key_pattern, "
-        "?::double as duplicate_threshold, ?::integer as candidates_per_defect",
+        "?::double as duplicate_threshold, ?::integer as candidates_per_defect, "
+        "?::boolean as commit_ignore_merges, ?::varchar as commit_bot_pattern",
         [
             policy.attribution_window_hours,
             policy.escape_rate_rca_threshold,
@@ -121,6 +122,8 @@ def _write_policy(con: duckdb.DuckDBPyConnection, policy: Policy, as_of: datetim
             policy.defect_key_pattern,
             policy.duplicate_threshold,
             policy.candidates_per_defect,
+            policy.commits.ignore_merges,
+            policy.commits.bot_pattern,
         ],
     )
     _table(con, "policy_production_branches", (("branch", "varchar"),), [(b,) for b in policy.production_branches])

@@ -15,9 +15,16 @@ vocabulary as (
     select * from {{ ref('stg_exports__vocabulary') }}
 ),
 
+key_mappings as (
+    select * from {{ ref('stg_exports__key_mappings') }}
+),
+
 mapped as (
     select
-        {{ text('h.defect_id') }} as defect_id,
+        -- a migrated key's events join the defect's own, each keeping its origin
+        coalesce(k.new_key, {{ text('h.defect_id') }}) as defect_id,
+        {{ text('h.defect_id') }} as origin_defect_id,
+        h.source_system as origin_system,
         h.changed_at,
         -- a status nobody listed falls back to the tracker's category, else counts
         -- as open (`new`); it is listed in the load summary
@@ -33,6 +40,7 @@ mapped as (
         h.source_file,
         h.source_row
     from history as h
+    left join key_mappings as k on {{ text('h.defect_id') }} = k.old_key
     left join vocabulary as f
         on
             h.source_system = f.source and f.vocabulary = 'status'

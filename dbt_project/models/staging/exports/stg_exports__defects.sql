@@ -6,15 +6,23 @@ with raw_defects as (
     select * from {{ source('raw', 'defects') }}
 ),
 
+key_mappings as (
+    select * from {{ ref('stg_exports__key_mappings') }}
+),
+
 -- Two export files can hold the same defect (a newer Jira export of the same
 -- issue): the newest version wins, by the source's last-updated time, then by
--- file name (exports named by date sort by date).
+-- file name (exports named by date sort by date). A migrated key
+-- (key_mapping.csv) names the same defect as its new key: the new key's own
+-- record wins (the tracker it moved to); an old key's record stands in, under
+-- the new key, only when there is none.
 defects as (
-    select *
-    from raw_defects
+    select d.* replace (coalesce(k.new_key, {{ text('d.defect_id') }}) as defect_id)
+    from raw_defects as d
+    left join key_mappings as k on {{ text('d.defect_id') }} = k.old_key
     qualify row_number() over (
-        partition by {{ text('defect_id') }}
-        order by source_updated_at desc nulls last, source_file desc, source_row desc
+        partition by coalesce(k.new_key, {{ text('d.defect_id') }})
+        order by k.old_key is not null, d.source_updated_at desc nulls last, d.source_file desc, d.source_row desc
     ) = 1
 ),
 

@@ -3,7 +3,7 @@
 One `git log` process streams the whole history; its output is parsed as it
 arrives, so memory holds the rows, not the log text. The format:
 
-    \\x1e<sha>\\0<ref>\\0<committer date>\\0<author>\\0<message>\\0\\n<path>\\0<path>\\0...
+    \\x1e<sha>\\0<ref>\\0<committer date>\\0<author>\\0<parents>\\0<message>\\0\\n<path>\\0...
 
 (`-z` ends each field and path with NUL, and puts a newline before the
 first path of a commit.) Choices:
@@ -19,6 +19,8 @@ first path of a commit.) Choices:
 - `files`: for a merge, the paths it changed relative to its first parent
   (what the merge brought into the branch); `--no-renames`, so a rename lists
   both the old and the new path (both changed) whatever the user's git config.
+- `parents`: the parent shas, `;`-separated (two or more: a merge, which
+  `policy.commits.ignore_merges` can leave out of COMMIT_UNLINKED).
 - `author` is `%aN`: the author's name after `.mailmap`. Messages are asked
   for in UTF-8; paths are bytes in git, decoded as UTF-8 (invalid bytes
   replaced).
@@ -29,7 +31,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -39,17 +41,18 @@ NAME = "git log"
 SOURCE = "git"
 
 _RECORD = "\x1e"
-_FORMAT = "%x1e%H%x00%S%x00%cI%x00%aN%x00%B"
+_FORMAT = "%x1e%H%x00%S%x00%cI%x00%aN%x00%P%x00%B"
 _LOG = (
     "log", "--no-color", "--no-show-signature", "--no-renames", "--diff-merges=first-parent",
     "--name-only", "-z", "--source", f"--format={_FORMAT}",
-    "--exclude=refs/stash", "--exclude=refs/notes/*", "--exclude=refs/remotes/*/HEAD", "--all",
 )
+EVERY_REF = ("--exclude=refs/stash", "--exclude=refs/notes/*", "--exclude=refs/remotes/*/HEAD", "--all")
 _CHUNK = 1 << 20
 
 
-def read_git(repo: Path) -> Parsed:
-    """All commits reachable from the repository's refs, as canonical `commits` rows."""
+def read_git(repo: Path, revisions: Sequence[str] = EVERY_REF) -> Parsed:
+    """The commits `git log <revisions>` lists (by default all those reachable from the
+    repository's refs), as canonical `commits` rows."""
     git = shutil.which("git")
     if git is None:
         raise FormatError("git is not installed (or not on PATH); it is needed to read --git-repo")
@@ -57,7 +60,7 @@ def read_git(repo: Path) -> Parsed:
         raise FormatError(f"{repo}: no such directory")
     with tempfile.TemporaryFile() as errors:
         # stderr goes to a file: a pipe nobody reads could fill up and stall git.
-        command = [git, "-C", str(repo), "-c", "i18n.logOutputEncoding=UTF-8", *_LOG]
+        command = [git, "-C", str(repo), "-c", "i18n.logOutputEncoding=UTF-8", *_LOG, *revisions, "--"]
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors) as process:
             assert process.stdout is not None
             rows = list(_commits(_tokens(process.stdout)))
@@ -90,15 +93,16 @@ def _commits(tokens: Iterable[str]) -> Iterator[Row]:
         if token.startswith(_RECORD):
             if row is not None:
                 yield {**row, "files": ";".join(files) or None}
-            header = [next(stream, None) for _ in range(4)]
+            header = [next(stream, None) for _ in range(5)]
             if None in header:
                 raise FormatError("git log output ended in the middle of a commit")
-            source, committed_at, author, message = header
+            source, committed_at, author, parents, message = header
             row = {
                 "sha": token[len(_RECORD):],
-                "branch": _branch(source),
+                "branch": branch_name(source),
                 "committed_at": committed_at or None,
                 "author": author or None,
+                "parents": ";".join(parents.split()) or None,
                 "message": message.rstrip("\n") or None,
             }
             files = []
@@ -110,7 +114,7 @@ def _commits(tokens: Iterable[str]) -> Iterator[Row]:
         yield {**row, "files": ";".join(files) or None}
 
 
-def _branch(source: str | None) -> str | None:
+def branch_name(source: str | None) -> str | None:
     """`refs/heads/x` and `refs/remotes/<remote>/x` -> `x`; other refs (tags, HEAD) as given."""
     if not source:
         return None

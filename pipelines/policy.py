@@ -230,7 +230,8 @@ def _default_gates() -> dict[str, Gate]:
     }
 
 
-SOURCES = ("canonical", "jira", "jira_csv", "github", "pagerduty", "gitlab", "junit", "coverage", "git")
+SOURCES = ("canonical", "jira", "jira_csv", "github", "pagerduty", "gitlab", "junit", "coverage", "git",
+           "opsgenie", "bugzilla")
 Source = Literal[SOURCES]  # type: ignore[valid-type]
 
 
@@ -354,6 +355,41 @@ SOURCE_DEFAULTS: dict[str, dict[str, object]] = {
     },
     "coverage": {"fields": {}},
     "git": {"fields": {}},
+    # Issue 15 (formats): Opsgenie keeps custom fields in `extraProperties`, and
+    # teams often tag incidents `env:production`, `service:checkout`.
+    "opsgenie": {
+        "fields": {
+            "service": ["extraProperties.service", "label:service:"],
+            "severity": ["priority"],
+            "environment": ["extraProperties.environment", "label:env:", "label:environment:"],
+            "impact_started_at": ["impactStartDate"],
+            "deployment_id": ["extraProperties.deployment_id"],
+            "linked_defect_ids": ["extraProperties.linked_defect_ids"],
+            "postmortem_link": ["extraProperties.postmortem_link"],
+        },
+        "default_environment": "production",
+    },
+    # Bugzilla: `product` is the service; `cf_last_resolved` is bugzilla.mozilla.org's
+    # resolution time (other instances: map a field of theirs, or leave it empty).
+    "bugzilla": {
+        "fields": {
+            "service": ["product"],
+            "component": ["component"],
+            "severity": ["severity", "priority"],
+            "environment": ["label:env:"],
+            "type": ["type"],
+            "found_in_release": ["version"],
+            "fixed_in_release": ["target_milestone"],
+            "assignee": ["assigned_to"],
+            "reporter": ["creator"],
+            "resolved_at": ["cf_last_resolved"],
+        },
+        "default_environment": "production",
+        # Bugzilla's other statuses, resolutions and severities match the global names
+        # (case and punctuation aside: WONTFIX is "Won't Fix", WORKSFORME "Works for Me").
+        "severities": {"S4": ["enhancement"]},
+        "statuses": {"new": ["UNCONFIRMED"], "in_progress": ["ASSIGNED"]},
+    },
     "canonical": {"fields": {}},
 }
 

@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import fcntl
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,9 @@ TINY = ROOT / "tests" / "fixtures" / "tiny"
 TINY_AS_OF = "2026-03-31T00:00:00Z"
 # The real third-party exports beside the repository (never edited, never copied in).
 SAMPLES = ROOT.parent / "shared" / "samples"
+# Real files of the formats added by issue 15, from other projects' test data: kept beside the
+# samples, out of this repository's commits (tests skip without them).
+FORMAT_SAMPLES = Path(os.environ.get("DEFECTFLOW_FORMAT_SAMPLES") or ROOT.parent / "shared" / "format_samples")
 
 
 @pytest.hookimpl(tryfirst=True)

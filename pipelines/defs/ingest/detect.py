@@ -22,23 +22,27 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from pipelines.defs.ingest.adapters import (
+    bugzilla,
     cobertura,
     coverage_py,
     duplicate_links_csv,
     github,
     gitlab,
+    go_cover,
+    jacoco,
     jira_csv,
     jira_json,
     junit,
     lcov,
+    opsgenie,
     pagerduty,
 )
 from pipelines.defs.ingest.canonical import Entity, detect_entity
 
 ADAPTERS: tuple[ModuleType, ...] = (
-    jira_json, github, pagerduty, gitlab, coverage_py,  # json
-    junit, cobertura,  # xml
-    lcov, jira_csv, duplicate_links_csv,  # text
+    jira_json, github, pagerduty, gitlab, coverage_py, opsgenie, bugzilla,  # json
+    junit, cobertura, jacoco,  # xml
+    lcov, go_cover, jira_csv, duplicate_links_csv,  # text
 )
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20
@@ -136,7 +140,7 @@ def _json(path: Path, encoding: str) -> AdapterInput:
     shape = (f"an object with keys {', '.join(sorted(doc)[:8])}" if isinstance(doc, dict)
              else f"an array of {len(doc)}" if isinstance(doc, list) else type(doc).__name__)
     raise Rejected(f"unknown JSON format ({shape}): expected a Jira search response, GitHub issues, "
-                   "PagerDuty incidents, GitLab deployments or a coverage.py report", "json")
+                   "PagerDuty or Opsgenie incidents, GitLab deployments, Bugzilla bugs or a coverage.py report", "json")
 
 
 def _parse_xml(path: Path, encoding: str) -> Any:
@@ -167,7 +171,7 @@ def _xml(path: Path, encoding: str) -> AdapterInput:
         if adapter.KIND == "xml" and adapter.matches(root):
             return AdapterInput(adapter, root)
     raise Rejected(f"unknown XML format (root element <{root.tag}>): expected JUnit <testsuites>/<testsuite> "
-                   "or Cobertura <coverage>", "xml")
+                   "or Cobertura <coverage> or JaCoCo <report>", "xml")
 
 
 def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv | AdapterInput:
@@ -183,8 +187,9 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
         return _json(path, encoding)
     if first == "<":
         return _xml(path, encoding)
-    if lcov.matches(head):
-        return AdapterInput(lcov, path.read_text(encoding=encoding))
+    for adapter in (lcov, go_cover):
+        if adapter.matches(head):
+            return AdapterInput(adapter, path.read_text(encoding=encoding))
     header = next(csv.reader(io.StringIO(head.lstrip("\ufeff"))), [])
     entity = detect_entity(header, path.stem) if header else None
     if entity is not None:
@@ -193,7 +198,7 @@ def detect(path: Path, encoding: str, max_document_bytes: int) -> CanonicalCsv |
         if adapter.matches(head):
             return AdapterInput(adapter, path.read_text(encoding=encoding))
     if len(header) < 2:
-        raise Rejected("unknown format: not JSON, XML, LCOV or CSV with a header row "
+        raise Rejected("unknown format: not JSON, XML, LCOV or CSV with a header row, nor a Go cover profile "
                        f"(first line: {head.splitlines()[0][:80] if head.strip() else 'blank'!r})")
     raise Rejected(
         f"unknown CSV: the header ({', '.join(h.strip() for h in header[:8])}) is neither a Jira export nor a "

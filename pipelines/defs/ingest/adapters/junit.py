@@ -18,19 +18,27 @@ Mapping:
 - `properties`: `<properties>` of the enclosing suites, then the case's own,
   inner ones winning; `environment` and `commit_sha` are looked up there by
   the names in the policy (`sources.junit.fields`), case-insensitively.
-- `executed_at`: `timestamp` of the nearest suite that has one; JUnit
-  timestamps rarely carry an offset and stay naive (the loader applies
-  `policy.default_timezone`); TestNG's "2024-10-08T03:23:16 GMT" becomes UTC.
+- `executed_at`: `timestamp` of the nearest suite that has one, as each
+  reporter writes it: ISO-8601 with or without an offset (Surefire, Jest,
+  pytest, gotestsum, Playwright, .NET's JUnit logger with 7 fraction digits),
+  TestNG's "2024-10-08T03:23:16 GMT", Mocha's RFC 1123
+  "Sat, 03 Dec 2022 23:10:07 GMT". Without an offset it stays naive (the
+  loader applies `policy.default_timezone`). It is optional metadata: a value
+  none of these forms reads leaves `executed_at` empty and a note in the load
+  report, and the test results are kept (a rerun cannot fix a reporter's format).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import compact_json
+from pipelines.defs.ingest.rules import EARLIEST, LATEST
 
 NAME = "junit xml"
 SOURCE = "junit"
@@ -40,6 +48,8 @@ _SUITES = {"testsuites", "testsuite"}
 _OUTCOMES = (("failure", "failed"), ("error", "error"), ("skipped", "skipped"))
 # "1,234" from Surefire's grouped number format; "0,5" is a decimal comma.
 _GROUPED = re.compile(r"-?[1-9]\d{0,2}(,\d{3})+")
+# Go's zero time (0001-01-01, gotestsum's golden files) is "no time", not a 1st-century run.
+_PLAUSIBLE_YEARS = range(int(EARLIEST[:4]), int(LATEST[:4]))
 _UTC_SUFFIX = re.compile(r"(?P<local>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)\s+(GMT|UTC)", re.IGNORECASE)
 
 
@@ -118,13 +128,23 @@ def _seconds(text: str | None) -> str | None:
     return text or None
 
 
-def _timestamp(text: str | None) -> str | None:
-    """A suite timestamp as ISO-8601; naive stays naive, a GMT/UTC suffix becomes +00:00."""
-    text = (text or "").strip()
+def _timestamp(text: str) -> str | None:
+    """A suite timestamp as ISO-8601 (naive stays naive), or None when no reporter's form reads it.
+
+    Read here, once per suite, because the forms are JUnit's own (RFC 1123 is
+    no ISO-8601); the loader's row checks then see only ISO-8601 text.
+    """
     found = _UTC_SUFFIX.fullmatch(text)
     if found:
-        return found["local"] + "+00:00"
-    return text or None
+        text = found["local"] + "+00:00"
+    try:
+        read = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            read = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+    return read.isoformat() if read.year in _PLAUSIBLE_YEARS else None
 
 
 def _first_line(text: str) -> str | None:
@@ -151,8 +171,19 @@ def _property_columns(properties: dict[str, str], fields: dict[str, list[str]]) 
 
 def _inherited(scope: _Scope, fields: dict[str, list[str]]) -> Row:
     """The columns a case takes from its suites: once per suite, not per case (hundreds per file)."""
-    return {"suite": " / ".join(scope.names) or None, "executed_at": _timestamp(scope.timestamp),
+    return {"suite": " / ".join(scope.names) or None,
+            "executed_at": _timestamp(scope.timestamp) if scope.timestamp else None,
             **_property_columns(scope.properties, fields)}
+
+
+def _unread_timestamps(rows: list[Row], scopes: list[_Scope]) -> list[str]:
+    """Notes for the suite timestamps that were there but unreadable, with how many cases they left undated."""
+    unread: dict[str, int] = {}
+    for row, scope in zip(rows, scopes):
+        if scope.timestamp and row["executed_at"] is None:
+            unread[scope.timestamp] = unread.get(scope.timestamp, 0) + 1
+    return [f"suite timestamp {text!r} is not a date and time of 1990-2100 in a form JUnit reporters write: "
+            f"{count} test cases kept without executed_at" for text, count in unread.items()]
 
 
 def _outcome(case: Any) -> tuple[str, Any]:
@@ -206,11 +237,13 @@ def parse(doc: Any, ctx: ParseContext) -> Parsed:
     fields = ctx.mapping.fields
     inherited: dict[int, Row] = {}  # by scope: the cases of a suite share one scope object
     rows = []
+    scopes = []
     for index, (case, scope) in enumerate(_cases(doc), 1):
         if id(scope) not in inherited:
             inherited[id(scope)] = _inherited(scope, fields)
         rows.append(_row(case, scope, inherited[id(scope)], index, run_id, fields))
-    notes = []
+        scopes.append(scope)
+    notes = _unread_timestamps(rows, scopes)
     claimed = _claimed(doc)
     if claimed is not None and claimed != len(rows):
         notes.append(f"the file's summary says {claimed} tests; {len(rows)} test cases listed (counted from the cases)")

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from pipelines import pseudonyms
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.policy import load_policy
 from pipelines.synthetic import generate
@@ -98,7 +99,8 @@ def main() -> None:
     if args.select:
         command += ["--select", args.select]
     started = time.perf_counter()
-    cpu_s, peak, peak_at = _run_sampled(command, {**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse)})
+    env = {**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse), **pseudonyms.dbt_environment()}
+    cpu_s, peak, peak_at = _run_sampled(command, env)
     total_s = time.perf_counter() - started
 
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]

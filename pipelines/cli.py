@@ -47,6 +47,7 @@ class BuildResult:
     reports: list[Path]
     rejected_files: int
     quarantined_rows: int
+    skipped_files: int = 0  # documentation beside the exports; --strict fails on them too
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -145,6 +146,7 @@ def run_build(
         reports=pages,
         rejected_files=summary["rejected"],
         quarantined_rows=summary["quarantined"],
+        skipped_files=summary["skipped"],
     )
 
 
@@ -281,8 +283,9 @@ def _print_result(result: BuildResult) -> None:
 
 
 def _exit_code(result: BuildResult, strict: bool) -> int:
-    if strict and (result.rejected_files or result.quarantined_rows):
-        log.error("--strict: %d rejected files, %d quarantined rows", result.rejected_files, result.quarantined_rows)
+    if strict and (result.rejected_files or result.quarantined_rows or result.skipped_files):
+        log.error("--strict: %d rejected files, %d quarantined rows, %d skipped files",
+                  result.rejected_files, result.quarantined_rows, result.skipped_files)
         return EXIT_FAILED
     if result.rejected_files:
         log.warning("built with %d rejected file(s): see the load summary above", result.rejected_files)
@@ -460,7 +463,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "
                                        "(UTC when it has no offset); default: now")
     build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
-    build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file or quarantined row")
+    build.add_argument("--strict", action="store_true",
+                       help="exit 2 on any rejected file, quarantined row or skipped file")
     build.set_defaults(func=cmd_build)
 
     gate = sub.add_parser("gate", help="the release gate verdict for one release, from the warehouse",

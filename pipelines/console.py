@@ -92,13 +92,13 @@ def _table(header: tuple[str, ...], widths: tuple[int, ...], rows: list[tuple[ob
 
 def load_summary(warehouse: Path, verbose: bool = False) -> tuple[list[str], dict[str, int]]:
     """The load summary's lines, and the counts the exit code depends on (rejected files,
-    quarantined rows)."""
+    quarantined rows, skipped files)."""
     with connect(warehouse, read_only=True) as con:
         groups = con.execute(
             """
             select format, coalesce(entity, '-'), count(distinct source_file), sum(rows_read)::bigint,
                 sum(rows_loaded)::bigint, sum(rows_quarantined)::bigint, sum(naive_timestamps)::bigint,
-                count(*) filter (where status = 'rejected')
+                count(*) filter (where status = 'rejected'), count(*) filter (where status = 'skipped')
             from raw.load_report group by all order by 1, 2
             """
         ).fetchall()
@@ -126,11 +126,12 @@ def load_summary(warehouse: Path, verbose: bool = False) -> tuple[list[str], dic
             top[source].append(f"{count:,} x {reason}")
 
     rejected = sum(g[7] for g in groups)
+    skipped = sum(g[8] for g in groups)
     quarantined = sum(g[5] for g in groups)
     lines = [
         "",
         f"Load summary: {total_files:,} files, {sum(g[4] for g in groups):,} rows loaded, "
-        f"{quarantined:,} quarantined, {rejected:,} file(s) rejected",
+        f"{quarantined:,} quarantined, {rejected:,} file(s) rejected, {skipped:,} skipped",
         *_table(("format", "entity", "files", "read", "loaded", "quar.", "naive ts"), (24, 22, 7, 11, 11, 8, 8),
                 [(*g[:7],) for g in groups], text_columns=2),
     ]
@@ -153,7 +154,7 @@ def load_summary(warehouse: Path, verbose: bool = False) -> tuple[list[str], dic
                      for entity, field, value, rows, mapped_to in unmapped[:LISTED_UNMAPPED])
         if len(unmapped) > LISTED_UNMAPPED:
             lines.append(f"    ... and {len(unmapped) - LISTED_UNMAPPED:,} more: audit.unmapped_values")
-    return lines, {"rejected": rejected, "quarantined": quarantined}
+    return lines, {"rejected": rejected, "quarantined": quarantined, "skipped": skipped}
 
 
 def headline(warehouse: Path) -> list[str]:

@@ -7,13 +7,15 @@ read the same mappings the ingest reported on.
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+import duckdb
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -108,13 +110,72 @@ def glob_regex(glob: str) -> str:
     return f"^{body}$" if "/" in glob else f"^(?:.*/)?{body}$"
 
 
+# --- Issue 18: the policy is checked by the rules that run it (docs/contract.md, Policy file) ---
+# Deeper YAML than this is refused before it is composed (PyYAML composes recursively).
+MAX_POLICY_DEPTH = 32
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveHours = Annotated[float, Field(gt=0)]
+
+
+def re2_error(pattern: str) -> str | None:
+    """Why DuckDB (RE2) refuses ``pattern``, or None: the models run the policy's patterns
+    there, and RE2 lacks Python's lookarounds and backreferences."""
+    with duckdb.connect() as con:
+        try:
+            con.execute("select regexp_matches('', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            return str(exc).removeprefix("Invalid Input Error: ")
+    return None
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def zone_error(name: str) -> str | None:
+    """Why ``name`` is not a time zone both the adapters (zoneinfo) and DuckDB (ICU) know, or
+    None. `localtime` and file paths are not IANA names: they would depend on the machine."""
+    with duckdb.connect() as con:
+        in_duckdb = con.execute("select count(*) from pg_timezone_names() where name = ?", [name]).fetchone()[0]
+    if name in _iana_zones() and in_duckdb:
+        return None
+    return f"unknown time zone {name!r}: not an IANA time zone name (use one such as 'Europe/Berlin')"
+
+
+def _check_depth(text: str, path: Path) -> None:
+    """Refuse nesting deeper than MAX_POLICY_DEPTH, naming the key where it happens. The
+    scanner is iterative, so a 100k-deep document cannot exhaust the stack here."""
+    depth = 0
+    keys: list[str] = []
+    after_key = False
+    try:
+        for token in yaml.scan(text):
+            if isinstance(token, yaml.BlockMappingStartToken | yaml.BlockSequenceStartToken
+                          | yaml.FlowMappingStartToken | yaml.FlowSequenceStartToken):
+                depth += 1
+                if depth > MAX_POLICY_DEPTH:
+                    key = ".".join(keys[:depth - 1]) or "(top level)"
+                    raise PolicyError(f"invalid policy {path}:\n  {key}: nested deeper than "
+                                      f"{MAX_POLICY_DEPTH} levels")
+            elif isinstance(token, yaml.BlockEndToken | yaml.FlowMappingEndToken | yaml.FlowSequenceEndToken):
+                depth -= 1
+            elif isinstance(token, yaml.ScalarToken) and after_key:
+                keys[depth - 1:] = [token.value]
+            after_key = isinstance(token, yaml.KeyToken)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy {path} is not valid YAML: {exc}") from exc
+# --- end issue 18 ---
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity pass every `ge`/`le` bound; no setting of the policy means them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Gate(_Strict):
     blocking_severities: list[Severity] = Field(default_factory=list)
-    max_open: dict[Severity, int] = Field(default_factory=dict)
+    max_open: dict[Severity, NonNegativeInt] = Field(default_factory=dict)
 
 
 class Waiver(_Strict):
@@ -132,10 +193,10 @@ class Waiver(_Strict):
 
 
 class PriorityWeights(_Strict):
-    severity: float = 0.40
-    recurrence: float = 0.20
-    users: float = 0.25
-    no_workaround: float = 0.15
+    severity: float = Field(0.40, ge=0, le=1)
+    recurrence: float = Field(0.20, ge=0, le=1)
+    users: float = Field(0.25, ge=0, le=1)
+    no_workaround: float = Field(0.15, ge=0, le=1)
 
     @model_validator(mode="after")
     def _sum_to_one(self) -> PriorityWeights:
@@ -402,7 +463,7 @@ class Policy(_Strict):
     default_environment: dict[Literal["defects", "incidents"], str] = Field(
         default_factory=lambda: {"defects": "unknown", "incidents": "production"}
     )
-    sla_hours: dict[Severity, float] = Field(
+    sla_hours: dict[Severity, PositiveHours] = Field(
         default_factory=lambda: {"S1": 24, "S2": 72, "S3": 336, "S4": 720}
     )
     gates: dict[Environment, Gate] = Field(default_factory=_default_gates)
@@ -433,19 +494,17 @@ class Policy(_Strict):
     @field_validator("default_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from exc
+        error = zone_error(value)
+        if error:
+            raise ValueError(error)
         return value
 
     @field_validator("defect_key_pattern")
     @classmethod
     def _valid_regex(cls, value: str) -> str:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        error = re2_error(value)
+        if error:
+            raise ValueError(f"not a regular expression DuckDB (RE2 syntax) accepts: {error}")
         return value
 
     @model_validator(mode="after")
@@ -527,6 +586,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"cannot read policy {path}: {exc.strerror or exc}") from exc
+    _check_depth(text, path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

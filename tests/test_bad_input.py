@@ -128,6 +128,13 @@ bad_inputs: dict[str, bytes] = {
         f"RU-4,not a bool,{T},,perhaps",
         f"RU-5,all fine,{T},12,yes",
     ),
+    "bounds_defects.csv": csv_bytes(
+        "defect_id,title,created_at,users_affected",
+        f"B-1,largest bigint,{T},9223372036854775807",
+        f"B-2,one above the bound,{T},1000000001",
+        f"B-3,at the bound,{T},1000000000",
+    ),
+    "license-server_defects.csv": csv_bytes("defect_id,title,created_at", f"LS-1,an export named license-,{T}"),
     "dup_defects.csv": csv_bytes(
         "defect_id,title,created_at",
         f"DUP-1,first,{T}",
@@ -433,6 +440,24 @@ def test_other_row_rules_quarantine_with_the_reason(ingest):
     ]
     assert loaded.defects("rules_defects.csv", "defect_id, users_affected, has_workaround") == [("RU-5", 12, True)]
     loaded.assert_nothing_else_lost()
+
+
+def test_counts_beyond_their_bound_are_quarantined_with_file_and_row(ingest):
+    loaded = ingest(one("bounds_defects.csv"))
+    assert [(n, reason) for n, reason, _ in loaded.quarantine("bounds_defects.csv")] == [
+        (1, "users_affected: 9223372036854775807 is above the largest accepted value 1,000,000,000"),
+        (2, "users_affected: 1000000001 is above the largest accepted value 1,000,000,000"),
+    ]
+    assert loaded.defects("bounds_defects.csv", "defect_id, users_affected") == [("B-3", 1_000_000_000)]
+    loaded.assert_nothing_else_lost()
+
+
+def test_only_exact_documentation_names_are_skipped(ingest):
+    docs = {"LICENSE": b"MIT", "README.txt": b"read me", "CHANGELOG.rst": b"1.0", "notes.md": b"# notes"}
+    loaded = ingest({**one("license-server_defects.csv"), **docs})
+    assert loaded.defect_ids("license-server_defects.csv") == ["LS-1"]
+    assert {name: loaded.report(name)["status"] for name in docs} == dict.fromkeys(docs, "skipped")
+    assert loaded.report("license-server_defects.csv")["status"] == "loaded"
 
 
 # --- record keys -------------------------------------------------------------------------------------------------

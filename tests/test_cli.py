@@ -29,6 +29,12 @@ def test_strict_turns_quarantined_rows_into_exit_2(tmp_path):
     assert _exit_code(rejected, strict=False) == 3
 
 
+def test_strict_fails_on_skipped_documentation(tmp_path):
+    skipped = BuildResult(warehouse=tmp_path, reports=[], rejected_files=0, quarantined_rows=0, skipped_files=1)
+    assert _exit_code(skipped, strict=False) == 0
+    assert _exit_code(skipped, strict=True) == 2
+
+
 @pytest.mark.slow
 def test_unreadable_file_is_reported_and_the_rest_builds(tmp_path, capsys):
     exports = tmp_path / "exports"

@@ -38,22 +38,83 @@
 {%- endmacro %}
 
 {#- Personal data and secrets in free text, masked once in staging (raw keeps
-    the originals). Order matters: URLs with credentials and tokens before
-    e-mail addresses, e-mail addresses before IPs. -#}
+    the originals). The token formats are adapted from gitleaks' maintained rule
+    set (config/gitleaks.toml, MIT licence; docs/contract.md "Personal data"), written
+    for RE2 and widened where a prefix alone identifies the secret. Order
+    matters: private key blocks, credentials in URLs and Authorization headers,
+    `key = value` assignments, token formats and webhook URLs, then e-mail
+    addresses, then IPv6 (whose IPv4-mapped form ends in an IPv4 address), then IPv4. -#}
 {% macro mask_pii(expr) -%}
-    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
-        {{ expr }},
-        '(?i)(bearer|token|api[_-]?key|secret|password|passwd)(\s*[:=]\s*|\s+)[^\s,;"'']+', '\1\2[secret]', 'g'),
-        '\b(gh[pousr]_[A-Za-z0-9]{20,}|glpat-[A-Za-z0-9_-]{20,}|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})', '[secret]', 'g'),
-        '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]', 'g'),
-        '\b(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b', '[ip]', 'g'),
-        '\b([0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b', '[ip]', 'g')
+    {{ mask_ipv4(mask_ipv6(mask_email(mask_secrets(expr)))) }}
 {%- endmacro %}
 
-{#- A person, pseudonymised: stable across builds, joinable, not a name. -#}
+{% macro mask_secrets(expr) -%}
+    regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
+        {{ expr }},
+        '-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----|$)', '[secret]', 'g'),
+        '(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@', '\1[secret]@', 'g'),
+        '(?i)(authorization\s*[:=]\s*["'']?(basic|bearer|digest|negotiate|token|apikey)?\s*)[^\s,;"'']+', '\1[secret]', 'g'),
+        '(?i)\b([a-z0-9_.-]*(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]*\s*[:=]\s*["'']?)[^\s,;"'']+', '\1[secret]', 'g'),
+        '(?i)(bearer|token|api[_-]?key|secret|password|passwd)(\s*[:=]\s*|\s+)[^\s,;"'']+', '\1\2[secret]', 'g'),
+        '\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gl(pat|dt|ptt|rt|cbt|soat|ffct|imt|oas)-[A-Za-z0-9_-]{20,}'
+        || '|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,}|(A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}'
+        || '|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|sk-(proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}'
+        || '|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|(sk|rk)_(live|test|prod)_[A-Za-z0-9]{10,}|hf_[A-Za-z]{34}'
+        || '|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|ATATT3[A-Za-z0-9_=-]{50,}'
+        || '|(https?://)?hooks\.slack\.com/(services|workflows|triggers)/[A-Za-z0-9/+_-]+'
+        || '|(https?://)?(ptb\.|canary\.)?discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]+)', '[secret]', 'g')
+{%- endmacro %}
+
+{% macro mask_email(expr) -%}
+    regexp_replace({{ expr }}, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]', 'g')
+{%- endmacro %}
+
+{#- Every IPv6 form: full, compressed (`2001:db8::8a2e:370:7334`, `fe80::1%eth0`),
+    IPv4-mapped, and `::`-led or -ended. RE2 has no lookaround, so the last two
+    capture the neighbouring character and put it back; `Foo::bar` in a stack
+    trace is kept (`o` is not a hex digit). -#}
+{% macro mask_ipv6(expr) -%}
+    regexp_replace(regexp_replace(regexp_replace(
+        {{ expr }},
+        '(?i)(([0-9a-f]{0,4}:){2,7}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b'
+        || '|\b[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}\b'
+        || '|\b([0-9a-f]{1,4}:){1,6}(:[0-9a-f]{1,4}){1,6}(%[0-9a-z._-]+)?\b)', '[ip]', 'g'),
+        '(?i)(^|[^0-9a-z_:.])::[0-9a-f]{1,4}(:[0-9a-f]{1,4}){0,6}(%[0-9a-z._-]+)?\b', '\1[ip]', 'g'),
+        '(?i)\b([0-9a-f]{1,4}:){1,7}:([^0-9a-z_:]|$)', '[ip]\2', 'g')
+{%- endmacro %}
+
+{% macro mask_ipv4(expr) -%}
+    regexp_replace({{ expr }}, '\b(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b', '[ip]', 'g')
+{%- endmacro %}
+
+{#- A person, pseudonymised: stable across builds of one installation, joinable,
+    not a name. HMAC-SHA256 of the lower-cased name keyed by the installation's
+    secret (docs/contract.md "Personal data"), whose padded halves `set_person_key()`
+    puts in a session variable: without the secret, a name cannot be tried
+    against the pseudonyms. -#}
 {% macro person_key(expr) -%}
     case when {{ text(expr) }} is not null
-         then 'person-' || substr(md5(lower(trim({{ expr }}))), 1, 10) end
+         then 'person-' || substr(sha256(getvariable('df_person_key').outer_pad || unhex(sha256(
+             getvariable('df_person_key').inner_pad || encode(lower(trim({{ expr }})))))), 1, 10) end
+{%- endmacro %}
+
+{#- The pre-hook of a model that calls person_key: reads the secret (64 bytes,
+    HMAC-SHA256's block size) from the file DEFECTFLOW_PSEUDONYM_KEY names, which
+    the build creates on first use; the warehouse never holds it. -#}
+{% macro set_person_key() -%}
+    {%- set path = env_var('DEFECTFLOW_PSEUDONYM_KEY', '') -%}
+    {%- if path -%}
+    set variable df_person_key = (
+        select {
+            'inner_pad': xor(content::bit, repeat('\x36', 64)::blob::bit)::blob,
+            'outer_pad': xor(content::bit, repeat('\x5c', 64)::blob::bit)::blob
+        }
+        from read_blob('{{ path | replace("'", "''") }}')
+    )
+    {%- else -%}
+    {#- an error when the model runs, not when the project is parsed or linted -#}
+    select error('DEFECTFLOW_PSEUDONYM_KEY names no key file (pipelines/pseudonyms.py creates it)')
+    {%- endif -%}
 {%- endmacro %}
 
 {#- One served deployment per (service, environment, finished_at): ties on

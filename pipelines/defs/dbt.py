@@ -13,10 +13,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
-from pipelines import progress
+from pipelines import progress, pseudonyms
 from pipelines.defs.quality import dbt_tests
 from pipelines.defs.warehouse import Warehouse
-from pipelines.warehouse import DBT_PROJECT_DIR
+from pipelines.warehouse import DBT_PROJECT_DIR, environment_variable
 
 log = logging.getLogger("defectflow")
 
@@ -48,7 +48,11 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     so each stage's cost is its own (benchmarks/run.py); a failed test still fails the build,
     and the warehouse copy is then not published.
     """
-    with warehouse.dbt_environment(), _removed_afterwards() as invocations:
+    with (
+        warehouse.dbt_environment(),
+        environment_variable(pseudonyms.KEY_ENV, str(pseudonyms.ensure_key())),  # staging's person_key
+        _removed_afterwards() as invocations,
+    ):
         with progress.stage("dbt models"):
             models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
             yield from _events(models, "models", [])

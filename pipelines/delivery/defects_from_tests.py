@@ -47,7 +47,8 @@ with failures as (
     select
         source_file,
         cast(case_index as integer) as case_index,
-        concat_ws('.', {{ text('classname') }}, coalesce({{ text('name') }}, 'unnamed test ' || case_index)) as test,
+        concat_ws('.', {{ mask_text(text('classname')) }},
+                  coalesce({{ mask_text(text('name')) }}, 'unnamed test ' || case_index)) as test,
         {{ mask_text(text('message')) }} as message,
         {{ mask_text(text('stack_trace')) }} as stack_trace,
         {{ stack_error_type(mask_text('coalesce(stack_trace, message)')) }} as error_type,

@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from pipelines import pseudonyms
 from pipelines.defs.ingest.loader import load_exports
 from pipelines.policy import load_policy
 from pipelines.warehouse import DBT_PROJECT_DIR, connect
@@ -104,7 +105,7 @@ def threshold_figures(con: duckdb.DuckDBPyConnection, duplicates: dict[str, set[
 def run_dbt(warehouse: Path, target: Path, arguments: Iterable[str], memory_limit: str | None = None) -> int:
     """`dbt run` on the warehouse in a child process; returns the child's peak resident memory in MiB."""
     dbt = str(Path(sys.executable).parent / "dbt")
-    env = {**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse)}
+    env = {**os.environ, "DEFECTFLOW_WAREHOUSE": str(warehouse), **pseudonyms.dbt_environment()}
     if memory_limit:
         env["DEFECTFLOW_MEMORY_LIMIT"] = memory_limit
     # A wrapper process, so the peak is this run's alone (RUSAGE_CHILDREN keeps the largest child ever waited for).

@@ -94,6 +94,31 @@ def resolve(report: Report, con: duckdb.DuckDBPyConnection, given: Mapping[str, 
     return report.validate(con, dict(given))
 
 
+# The annotations a notebook's parameters cell may use, and the values each accepts.
+# ``Optional[str]`` is written quoted in the notebook: papermill cannot parse ``str | None``.
+_DECLARED_TYPES: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "Optional[str]": lambda v: v is None or isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "list[str]": lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
+}
+
+
+def check_declared(notebook: str, declared: Mapping[str, str], params: Mapping[str, Any]) -> None:
+    """Every parameter is one the notebook's parameters cell declares (``declared``: name ->
+    annotation), with a value of the declared type. Papermill writes each name into the
+    kernel as code (``name = value``), so a name the notebook does not declare never reaches it."""
+    for name, value in params.items():
+        if name not in declared:
+            raise suggest(name, declared, f"parameter of notebook {notebook}")
+        accepts = _DECLARED_TYPES.get(declared[name])
+        if accepts is None:
+            raise ReportParameterError(f"notebook {notebook} declares {name} as {declared[name]!r}; "
+                                       f"declare one of {', '.join(_DECLARED_TYPES)}")
+        if not accepts(value):
+            raise ReportParameterError(f"{name} must be {declared[name]}, got {type(value).__name__} {value!r}")
+
+
 def find(name: str, reports: Iterable[Report]) -> Report:
     """The report called ``name`` (or one of its aliases)."""
     by_name = {alias: r for r in reports for alias in (r.name, *r.aliases)}

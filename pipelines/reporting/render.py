@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from pipelines.reporting.catalog import Report, resolve
+from pipelines.reporting.catalog import Report, check_declared, resolve
 from pipelines.reporting.fragments import esc
 from pipelines.reporting.queries import build_info, open_warehouse
 
@@ -197,8 +197,9 @@ def render_notebook(
     kept beside the page as ``<stem>.ipynb`` (it is where a failure's
     traceback is). Returns the HTML path.
 
-    Parameters are passed to papermill verbatim, except ``Path`` values, which
-    are made absolute: the kernel runs in the repository root, so a relative
+    Parameters are first checked against the notebook's parameters cell (names and declared
+    types, ``ReportParameterError``), then passed to papermill verbatim, except ``Path`` values,
+    which are made absolute: the kernel runs in the repository root, so a relative
     *string* path is read from there (``data/warehouse.duckdb``), not from
     the caller's directory.
 
@@ -222,13 +223,15 @@ def render_notebook(
     if not source.is_file():
         available = ", ".join(sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))) or "none"
         raise FileNotFoundError(f"No report notebook {source} (available: {available})")
+    params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
+    declared = {key: info["inferred_type_name"] for key, info in pm.inspect_notebook(str(source)).items()}
+    check_declared(name, declared, params)
 
     out_dir = Path(reports_dir).resolve() / as_of_date
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(stem or name)
     executed = out_dir / f"{stem}.ipynb"
     page = out_dir / f"{stem}.html"
-    params = {k: str(v.resolve()) if isinstance(v, Path) else v for k, v in parameters.items()}
 
     if kernel is not None:
         _reset_namespace(kernel)

@@ -27,6 +27,9 @@ class Entity:
     # (later, earlier) timestamp pairs where later < earlier quarantines the row
     ordered: tuple[tuple[str, str], ...] = ()
     non_negative: tuple[str, ...] = ()
+    # (column, largest value): counts bounded where they enter, so no model's arithmetic on
+    # them can overflow (docs/contract.md, Bounds); a row beyond is quarantined.
+    maximum: tuple[tuple[str, int], ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -58,6 +61,7 @@ DEFECTS = Entity(
     key=("defect_id",),
     ordered=(("resolved_at", "created_at"),),
     non_negative=("users_affected",),
+    maximum=(("users_affected", 10**9),),
 )
 
 DEFECT_STATUS_HISTORY = Entity(
@@ -149,6 +153,7 @@ TEST_CASES = Entity(
     ),
     key=("run_id", "case_index"),
     non_negative=("duration_s",),
+    maximum=(("case_index", 10**9), ("duration_s", 10**7)),
 )
 
 COVERAGE = Entity(
@@ -161,6 +166,7 @@ COVERAGE = Entity(
     ),
     key=("report_id", "file"),
     non_negative=("lines_valid", "lines_covered", "branches_valid", "branches_covered"),
+    maximum=tuple((name, 10**9) for name in ("lines_valid", "lines_covered", "branches_valid", "branches_covered")),
 )
 
 # A migrated or second tracker's keys (docs/contract.md "Canonical CSV"): old_key's records are

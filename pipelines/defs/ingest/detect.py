@@ -46,8 +46,9 @@ ADAPTERS: tuple[ModuleType, ...] = (
 )
 HEAD_BYTES = 1 << 16
 CHUNK = 1 << 20
-# Names that are documentation beside the exports, not exports.
-DOC_NAMES = ("readme", "notice", "license", "licence", "changelog")
+# Documentation beside the exports: these exact names with any extension (`LICENSE`,
+# `README.txt`), and Markdown. Only exact names: `license-server_defects.csv` is an export.
+DOC_NAMES = frozenset({"readme", "notice", "license", "licence", "changelog"})
 
 
 class Rejected(Exception):
@@ -72,8 +73,8 @@ class AdapterInput:
 
 
 def is_documentation(path: Path) -> bool:
-    stem = path.name.lower()
-    return path.suffix.lower() in (".md", ".rst") or stem.startswith(DOC_NAMES)
+    name = path.name.lower()
+    return name.endswith(".md") or name.split(".", 1)[0] in DOC_NAMES
 
 
 def _encoding(head: bytes) -> str:

@@ -120,6 +120,10 @@ def _problems(entity: Entity, present: set[str]) -> list[str]:
     for name in entity.non_negative:
         if name in present:
             checks.append(f"case when try_cast(trim({name}) as double) < 0 then '{name} is negative' end")
+    for name, largest in entity.maximum:
+        if name in present:
+            checks.append(f"case when try_cast(trim({name}) as double) > {largest} "
+                          f"then '{name}: ' || trim({name}) || ' is above the largest accepted value {largest:,}' end")
     for later, earlier in entity.ordered:
         if later in present and earlier in present:
             checks.append(f"case when {later}__ts < {earlier}__ts then '{later} is before {earlier}' end")

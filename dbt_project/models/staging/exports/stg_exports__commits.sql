@@ -1,6 +1,6 @@
 -- a table, not a view: the patterns are session variables, set only while this builds
 {{ config(materialized="table", pre_hook=[
-    "{{ set_person_pattern() }}", "{{ set_defect_key_pattern() }}",
+    "{{ set_person_pattern() }}", "{{ set_person_key() }}", "{{ set_defect_key_pattern() }}",
     "{{ set_commit_bot_pattern() }}", "{{ set_commit_ignore_merges() }}",
 ]) }}
 -- depends_on: {{ ref('stg_exports__person_pattern') }}

@@ -1,5 +1,5 @@
 -- a table, not a view: the names pattern is a session variable, set only while this builds
-{{ config(materialized="table", pre_hook="{{ set_person_pattern() }}") }}
+{{ config(materialized="table", pre_hook=["{{ set_person_pattern() }}", "{{ set_person_key() }}"]) }}
 -- depends_on: {{ ref('stg_exports__person_pattern') }}
 
 with raw_defects as (
@@ -86,12 +86,12 @@ mapped as (
         d.users_affected,
         d.has_workaround,
         {{ mask_text('d.stack_trace') }} as stack_trace,
-        {{ text('d.labels') }} as labels,
+        {{ mask_text(text('d.labels')) }} as labels,
         coalesce({{ text('d.duplicate_of') }}, l.duplicate_of) as duplicate_of,
         {{ mask_text(text('d.deferral_rationale')) }} as deferral_rationale,
-        {{ text('d.rca_link') }} as rca_link,
+        {{ mask_text(text('d.rca_link')) }} as rca_link,
         coalesce(lower({{ text('d.segment') }}), 'full') as segment,
-        {{ text('d.url') }} as url,
+        {{ mask_text(text('d.url')) }} as url,
         d.source_system,
         d.source_file,
         d.source_row

@@ -45,7 +45,7 @@ mapped as (
         i.resolved_at,
         {{ text('i.deployment_id') }} as deployment_id,
         {{ text('i.linked_defect_ids') }} as linked_defect_ids,
-        {{ text('i.postmortem_link') }} as postmortem_link,
+        {{ mask_text(text('i.postmortem_link')) }} as postmortem_link,
         i.source_system,
         i.source_file,
         i.source_row

@@ -1,8 +1,7 @@
 -- One row: a case-insensitive regular expression matching the name of every
 -- person the exports name, for masking free text (longest names first, so a
--- full name wins over a part of it). Names in scripts without word spaces
--- (e.g. Chinese) match anywhere, others as whole words. A pattern that
--- matches nothing when nobody is named.
+-- full name wins over a part of it). A pattern that matches nothing when
+-- nobody is named.
 with people as (
     select assignee as name from {{ source('raw', 'defects') }}
     union
@@ -26,20 +25,45 @@ names as (
         and not lower(trim(name)) like '%[bot]'
 ),
 
+-- A name in ASCII is matched as whole words, and with its common variants: the
+-- first and last word joined by a dot, underscore, hyphen or nothing
+-- (`olga.mensah`, a login) and "Last, First". Names in scripts without word
+-- spaces (e.g. Chinese) match anywhere, as written.
+ascii_words as (
+    select
+        name,
+        regexp_split_to_array(name, '\s+') as words
+    from names
+    where regexp_matches(name, '^[ -~]+$')
+),
+
+alternatives as (
+    select
+        name,
+        case
+            when regexp_matches(name, '^[ -~]+$') then '\b' || regexp_escape(name) || '\b'
+            else regexp_escape(name)
+        end as alternative
+    from names
+    union
+    select
+        name,
+        unnest([
+            '\b' || regexp_escape(words[1]) || '[\s._-]?' || regexp_escape(words[-1]) || '\b',
+            '\b' || regexp_escape(words[-1]) || ',\s*' || regexp_escape(words[1]) || '\b'
+        ]) as alternative
+    from ascii_words
+    where len(words) >= 2
+),
+
 final as (
     select
         coalesce(
-            '(?i)(' || string_agg(
-                case
-                    when regexp_matches(name, '^[ -~]+$') then '\b' || regexp_escape(name) || '\b'
-                    else regexp_escape(name)
-                end,
-                '|' order by length(name) desc, name
-            ) || ')',
+            '(?i)(' || string_agg(alternative, '|' order by length(name) desc, name asc, alternative asc) || ')',
             '[^\s\S]'
         ) as pattern,
-        count(*) as names
-    from names
+        count(distinct name) as names
+    from alternatives
 )
 
 select * from final

@@ -1,3 +1,7 @@
+-- a table, not a view: the names pattern is a session variable, set only while this builds
+{{ config(materialized="table", pre_hook="{{ set_person_pattern() }}") }}
+-- depends_on: {{ ref('stg_exports__person_pattern') }}
+
 with releases as (
     {{ first_row_per(
         source('raw', 'releases'),
@@ -12,7 +16,7 @@ renamed as (
         {{ text('release') }} as release,
         code_freeze_at,
         planned_release_at,
-        {{ text('rca_link') }} as rca_link
+        {{ mask_text(text('rca_link')) }} as rca_link
     from releases
 )
 

@@ -17,10 +17,10 @@ final as (
         c.source_file,
         c.run_id,
         c.case_index,
-        {{ text('c.suite') }} as suite,
-        {{ text('c.classname') }} as classname,
+        {{ mask_text(text('c.suite')) }} as suite,
+        {{ mask_text(text('c.classname')) }} as classname,
         -- JUnit allows a nameless testcase; it is still an executed test
-        coalesce({{ text('c.name') }}, 'unnamed test ' || c.case_index) as name,
+        coalesce({{ mask_text(text('c.name')) }}, 'unnamed test ' || c.case_index) as name,
         lower(trim(c.status)) as status,
         c.duration_s,
         {{ mask_text(text('c.message')) }} as message,

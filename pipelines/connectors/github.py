@@ -46,7 +46,8 @@ def pull(connection: Connection, exports: Path, cursors: Cursors, sleep: Sleep =
         delivery = base.fetch(SOURCE, url, token, "Bearer", sleep)
         issues = _issues(delivery)
         if issues:
-            written.append(base.write_page(exports / SOURCE, f"github-issues-{stamp}-p{len(written) + 1:03d}.json", issues))
+            name = f"github-issues-{stamp}-p{len(written) + 1:03d}.json"
+            written.append(base.write_page(exports / SOURCE, name, issues))
             newest = max([newest or "", *(issue["updated_at"] for issue in issues)])
         url = next_url(delivery.headers.get("Link"))
     if newest:

@@ -50,7 +50,8 @@ class Delivery:
     attempts: int
     error: str | None
     body: str
-    headers: Mapping[str, str] = field(default_factory=dict)  # response headers, masked (paging, rate limits)
+    # Response headers, masked, for paging and rate limits; not part of what a delivery is.
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def ok(self) -> bool:

@@ -14,10 +14,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from pipelines import cli
 from pipelines.connectors import github, jira
 from pipelines.connectors.base import Connection, ConnectorError, Cursors
 from pipelines.defs.ingest.adapters import github as github_adapter
 from pipelines.defs.ingest.adapters import jira_json as jira_adapter
+from pipelines.policy import PolicyError, load_policy
 from tests.local_http import LocalServer, Reply
 
 TOKEN = "ghp_secretTOKENvalue123"
@@ -150,3 +152,36 @@ def test_jira_data_center_401_names_the_source(tmp_path: Path, monkeypatch: pyte
             jira.pull(connection, tmp_path / "exports", Cursors(tmp_path / "s.json"), sleep=lambda _: None)
         assert [request.headers["Authorization"] for request in server.received] == [f"Bearer {TOKEN}"]
     assert TOKEN not in str(raised.value)
+
+
+def test_cli_pull_reads_the_policy_and_never_prints_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    token_file = tmp_path / "gh.token"
+    token_file.write_text(TOKEN + "\n")
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    with LocalServer() as server:
+        policy = tmp_path / "policy.yml"
+        policy.write_text(f"sources:\n  github:\n    connection:\n      base_url: {server.url}\n      auth: token\n"
+                          f"      token_file: {token_file}\n      project: acme/shop\n      page_size: 2\n")
+        server.script(FIRST, Reply(200, json.dumps([_issue(7, "2026-11-02T10:00:00Z")])))
+        code = cli.main(["pull", "--exports", str(tmp_path / "exports"), "--warehouse", str(warehouse),
+                         "--policy", str(policy)])
+        server.script(FIRST, Reply(401, json.dumps({"message": TOKEN})))
+        (warehouse.parent / "warehouse.pull-state.json").unlink()
+        failed = cli.main(["pull", "--exports", str(tmp_path / "exports"), "--warehouse", str(warehouse),
+                           "--policy", str(policy)])
+    assert (code, failed) == (0, 2)
+    assert [path.name.endswith("-p001.json") for path in (tmp_path / "exports" / "github").iterdir()] == [True]
+    out = capsys.readouterr()
+    assert "pull failed: github: GET " in out.err and "HTTP 401 Unauthorized (check the token" in out.err
+    files = "".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file() and path != token_file)
+    assert TOKEN not in out.out + out.err + caplog.text + files
+
+
+def test_policy_connection_needs_exactly_one_token_place(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("sources:\n  jira:\n    connection:\n      base_url: https://jira.example\n")
+    with pytest.raises(PolicyError, match="token_env or token_file"):
+        load_policy(policy)

@@ -175,7 +175,7 @@ Source = Literal[SOURCES]  # type: ignore[valid-type]
 
 
 class SourceConnection(_Strict):
-    """`sources.<name>.connection`: where `defectflow pull` fetches this source (docs/contract.md "Pulling")."""
+    """Where `defectflow pull` fetches a source (docs/contract.md "Pulling from the APIs")."""
 
     base_url: str = Field(pattern=r"^https?://")
     auth: Literal["bearer", "basic", "token"] = "bearer"

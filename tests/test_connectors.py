@@ -12,6 +12,7 @@ import logging
 from pathlib import Path
 from urllib.parse import urlencode
 
+import dagster as dg
 import pytest
 
 from pipelines import cli
@@ -185,3 +186,12 @@ def test_policy_connection_needs_exactly_one_token_place(tmp_path: Path) -> None
     policy.write_text("sources:\n  jira:\n    connection:\n      base_url: https://jira.example\n")
     with pytest.raises(PolicyError, match="token_env or token_file"):
         load_policy(policy)
+
+
+def test_weekly_job_pulls_before_ingest() -> None:
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string() for key in graph.get(dg.AssetKey(["raw", "defects"])).parent_keys}
+    assert parents == {"pull"}
+    assert graph.get(dg.AssetKey(["pull"])).parent_keys == set()

@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 import dagster as dg
+import duckdb
 import pytest
 
 from pipelines import cli
@@ -20,6 +22,7 @@ from pipelines.connectors import github, jira
 from pipelines.connectors.base import Connection, ConnectorError, Cursors
 from pipelines.defs.ingest.adapters import github as github_adapter
 from pipelines.defs.ingest.adapters import jira_json as jira_adapter
+from pipelines.defs.ingest.loader import load_exports
 from pipelines.policy import PolicyError, load_policy
 from tests.local_http import LocalServer, Reply
 
@@ -195,3 +198,24 @@ def test_weekly_job_pulls_before_ingest() -> None:
     parents = {key.to_user_string() for key in graph.get(dg.AssetKey(["raw", "defects"])).parent_keys}
     assert parents == {"pull"}
     assert graph.get(dg.AssetKey(["pull"])).parent_keys == set()
+
+
+def _raw_defects(exports: Path, warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        load_exports(con, exports, load_policy(None), datetime(2026, 12, 1, tzinfo=UTC), policy_sha="t", git_repo=None)
+        return con.execute("select * exclude (source_file, source_row) from raw.defects order by defect_id").fetchall()
+
+
+def test_pulled_pages_ingest_as_the_hand_export_of_the_same_records(connection: Connection, tmp_path: Path) -> None:
+    issues = [_issue(1, "2026-11-02T10:00:00Z"), _issue(2, "2026-11-03T10:00:00Z"),
+              _issue(3, "2026-11-04T10:00:00Z", "closed")]
+    with LocalServer() as server:
+        server.script(FIRST, Reply(200, json.dumps(issues[:2]), {"Link": f'<{server.url}{SECOND}>; rel="next"'}))
+        server.script(SECOND, Reply(200, json.dumps(issues[2:])))
+        pulled = _pull(server, connection, tmp_path, [])
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    (hand / "issues.json").write_text(json.dumps(issues))
+    by_pull = _raw_defects(tmp_path / "exports", tmp_path / "pulled.duckdb")
+    assert len(pulled) == 2 and [row[0] for row in by_pull] == ["acme/shop#1", "acme/shop#2", "acme/shop#3"]
+    assert by_pull == _raw_defects(hand, tmp_path / "hand.duckdb")

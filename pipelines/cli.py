@@ -306,6 +306,21 @@ def cmd_build(args: argparse.Namespace) -> int:
     return _exit_code(result, args.strict)
 
 
+def cmd_pull(args: argparse.Namespace) -> int:
+    from pipelines.connectors.base import ConnectorError
+    from pipelines.connectors.pull import run_pull
+
+    try:
+        pulled = run_pull(load_policy(Path(args.policy) if args.policy else None), Path(args.exports),
+                          Path(args.warehouse))
+    except ConnectorError as exc:
+        log.error("pull failed: %s", exc)
+        return EXIT_FAILED
+    if not pulled:
+        log.info("no source has a connection in the policy: nothing to pull")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from pipelines.synthetic import SAMPLE_AS_OF, generate_vendor
 
@@ -466,6 +481,15 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true",
                        help="exit 2 on any rejected file, quarantined row or skipped file")
     build.set_defaults(func=cmd_build)
+
+    pull = sub.add_parser("pull", help="fetch the connected sources' API pages into the exports folder",
+                          description="Exit codes: 0 ok (or nothing connected), 2 a source failed.")
+    pull.add_argument("--exports", default=str(DEFAULT_EXPORTS), help="folder of export files (default: data/exports/)")
+    pull.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
+                      help="warehouse the pull's cursors sit beside (default: as build's --warehouse)")
+    pull.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
+    verbose(pull)
+    pull.set_defaults(func=cmd_pull)
 
     gate = sub.add_parser("gate", help="the release gate verdict for one release, from the warehouse",
                           description="Exit codes: 0 PASS, 1 HOLD, 2 error (missing warehouse, unknown service, "

@@ -5,6 +5,7 @@ import dagster as dg
 from pipelines.defs import (
     correlation,
     dbt,
+    pull,
     quality,
     reports,
     schedules,
@@ -18,6 +19,7 @@ defs = dg.Definitions.merge(
     ingest.defs,
     dbt.defs,
     correlation.defs,
+    pull.defs,
     quality.defs,
     reports.defs,
     schedules.defs,

@@ -50,6 +50,8 @@ class Delivery:
     attempts: int
     error: str | None
     body: str
+    # Response headers, masked, for paging and rate limits; not part of what a delivery is.
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -86,6 +88,29 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def rate_limit_reset_wait(headers: Mapping[str, str], now: float | None = None) -> float:
+    """Seconds until GitHub's `X-RateLimit-Reset` (epoch seconds); 0 when absent or past."""
+    reset = headers.get("X-RateLimit-Reset", "")
+    if not reset.isdigit():
+        return 0.0
+    return max(0.0, float(reset) - (time.time() if now is None else now))
+
+
+def get_json(
+    url: str,
+    *,
+    token: str | None = None,
+    scheme: str = "Bearer",
+    timeout: float = 30.0,
+    attempts: int = 4,
+    backoff: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Delivery:
+    """GET `url` with the same retry, rate-limit and token rules as `post_json`."""
+    return _call("GET", url, None, token=token, scheme=scheme, idempotency_key=None, timeout=timeout,
+                 attempts=attempts, backoff=backoff, sleep=sleep)
+
+
 def post_json(
     url: str,
     payload: Mapping[str, Any],
@@ -100,13 +125,20 @@ def post_json(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Delivery:
     """Send `payload` as JSON to `url`, retrying what a retry can fix; see the module's docstring."""
+    return _call(method, url, dict(payload), token=token, scheme=scheme, idempotency_key=idempotency_key,
+                 timeout=timeout, attempts=attempts, backoff=backoff, sleep=sleep)
+
+
+def _call(method: str, url: str, payload: dict[str, Any] | None, *, token: str | None, scheme: str,
+          idempotency_key: str | None, timeout: float, attempts: int, backoff: float,
+          sleep: Callable[[float], None]) -> Delivery:
     mask = _masker(token)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"{scheme} {token}"
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
-    request = _Request(method, url, dict(payload), headers, timeout, mask)
+    request = _Request(method, url, payload, headers, timeout, mask)
     with _masked_log(URLLIB3_LOGGER, mask):
         attempt = 1
         while True:
@@ -144,7 +176,7 @@ def _masked_log(logger: logging.Logger, mask: Callable[[str], str]) -> Iterator[
 class _Request:
     method: str
     url: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: no body (a GET)
     headers: dict[str, str] = field(repr=False)  # holds the token
     timeout: float
     mask: Callable[[str], str]
@@ -161,10 +193,14 @@ class _Request:
             raise OutboundError(self.mask(f"{self.method} {self.url}: {exc}")) from None
         status = response.status_code
         error = None if 200 <= status < 300 else self.mask(f"HTTP {status} {response.reason or ''}".rstrip())
-        delivery = Delivery(shown_url, status, attempt, error, self.mask(response.text))
+        shown_headers = {name: self.mask(value) for name, value in response.headers.items()}
+        delivery = Delivery(shown_url, status, attempt, error, self.mask(response.text), shown_headers)
+        wait = retry_after_seconds(response.headers.get("Retry-After"))
+        if wait is None and status == 403 and response.headers.get("X-RateLimit-Remaining") == "0":
+            # GitHub's primary rate limit answers 403, not 429, and says when it resets instead.
+            wait, status = rate_limit_reset_wait(response.headers), 429
         if status not in RETRIED_STATUSES:
             return delivery, None
-        wait = retry_after_seconds(response.headers.get("Retry-After"))
         if wait is not None and wait > MAX_RETRY_AFTER:
             return Delivery(shown_url, status, attempt, f"{error}; Retry-After {wait:.0f} s exceeds "
                             f"{MAX_RETRY_AFTER:.0f} s", delivery.body), None

@@ -235,6 +235,25 @@ SOURCES = ("canonical", "jira", "jira_csv", "github", "pagerduty", "gitlab", "ju
 Source = Literal[SOURCES]  # type: ignore[valid-type]
 
 
+class SourceConnection(_Strict):
+    """Where `defectflow pull` fetches a source (docs/contract.md "Pulling from the APIs")."""
+
+    base_url: str = Field(pattern=r"^https?://")
+    auth: Literal["bearer", "basic", "token"] = "bearer"
+    token_env: str | None = None
+    token_file: str | None = None
+    email_env: str | None = None  # Jira Cloud's basic auth: the variable holding the account email
+    query: str | None = None  # Jira: JQL
+    project: str | None = None  # Jira project key, GitHub owner/repo
+    page_size: int = Field(default=100, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _one_token_place(self) -> SourceConnection:
+        if (self.token_env is None) == (self.token_file is None):
+            raise ValueError("give exactly one of token_env or token_file (the token itself never goes here)")
+        return self
+
+
 class SourceMapping(_Strict):
     """How one source's records map onto the canonical columns.
 
@@ -256,6 +275,7 @@ class SourceMapping(_Strict):
     deployment_statuses: dict[Literal["succeeded", "failed", "rolled_back", "unfinished"], list[str]] = Field(
         default_factory=dict
     )
+    connection: SourceConnection | None = None
 
 
 # The shipped field mappings: the common fields of each tool. A user's

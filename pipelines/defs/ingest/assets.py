@@ -23,7 +23,7 @@ COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + B
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(["raw", name], group_name="raw", kinds={"duckdb", "python"},
+        dg.AssetSpec(["raw", name], group_name="raw", kinds={"duckdb", "python"}, deps=[["pull"]],
                      description=f"raw.{name}: loaded from the exports folder")
         for name in RAW_TABLES + BOOKKEEPING
     ],

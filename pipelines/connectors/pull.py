@@ -1,0 +1,39 @@
+"""`defectflow pull`: every source with a `connection` in the policy, fetched into the exports folder."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from pipelines.connectors import github, jira
+from pipelines.connectors.base import Connection, Cursors
+from pipelines.policy import Policy
+
+log = logging.getLogger("defectflow.pull")
+
+Puller = Callable[[Connection, Path, Cursors], list[Path]]
+CONNECTORS: dict[str, Puller] = {"jira": jira.pull, "github": github.pull}
+
+
+def cursor_file(warehouse: Path) -> Path:
+    """Beside the warehouse (see base.py): `warehouse.duckdb` -> `warehouse.pull-state.json`."""
+    return warehouse.with_name(f"{warehouse.stem}.pull-state.json")
+
+
+def connected(policy: Policy) -> dict[str, Connection]:
+    """The sources the policy gives a connection for, in the connectors' order."""
+    mappings = {name: policy.sources.get(name) for name in CONNECTORS}  # type: ignore[call-overload]
+    return {name: Connection.from_policy(mapping.connection.model_dump())
+            for name, mapping in mappings.items() if mapping is not None and mapping.connection is not None}
+
+
+def run_pull(policy: Policy, exports: Path, warehouse: Path) -> dict[str, list[Path]]:
+    """Pull each connected source; a failing source stops the pull (its error names it)."""
+    cursors = Cursors(cursor_file(warehouse))
+    cursors.path.parent.mkdir(parents=True, exist_ok=True)
+    pulled = {}
+    for name, connection in connected(policy).items():
+        pulled[name] = CONNECTORS[name](connection, exports, cursors)
+        log.info("%s: %d page(s) written to %s", name, len(pulled[name]), exports / name)
+    return pulled

@@ -1,0 +1,221 @@
+"""`defectflow pull` connectors against a real server on 127.0.0.1 serving recorded API pages.
+
+The pages are hand-written in the shapes the APIs document (GitHub REST "List repository
+issues", Jira "Search for issues using JQL"); no vendor data is copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import dagster as dg
+import duckdb
+import pytest
+
+from pipelines import cli
+from pipelines.connectors import github, jira
+from pipelines.connectors.base import Connection, ConnectorError, Cursors
+from pipelines.defs.ingest.adapters import github as github_adapter
+from pipelines.defs.ingest.adapters import jira_json as jira_adapter
+from pipelines.defs.ingest.loader import load_exports
+from pipelines.policy import PolicyError, load_policy
+from tests.local_http import LocalServer, Reply
+
+TOKEN = "ghp_secretTOKENvalue123"
+ISSUES = "/repos/acme/shop/issues"
+FIRST = f"{ISSUES}?state=all&sort=updated&direction=asc&per_page=2"
+SECOND = f"{ISSUES}?state=all&sort=updated&direction=asc&per_page=2&page=2"
+
+
+def _issue(number: int, updated: str, state: str = "open") -> dict:
+    return {"number": number, "html_url": f"https://github.com/acme/shop/issues/{number}",
+            "title": f"Checkout fails {number}", "state": state, "labels": [{"name": "bug"}],
+            "created_at": "2026-11-01T09:00:00Z", "updated_at": updated,
+            "closed_at": updated if state == "closed" else None, "user": {"login": "dev"}, "body": ""}
+
+
+@pytest.fixture
+def connection(monkeypatch: pytest.MonkeyPatch) -> Connection:
+    monkeypatch.setenv("GH_TOKEN_TEST", TOKEN)
+    return Connection(base_url="", auth="token", token_env="GH_TOKEN_TEST", project="acme/shop", page_size=2)
+
+
+def _pull(server: LocalServer, connection: Connection, tmp_path: Path, waits: list[float]) -> list[Path]:
+    bound = Connection(**{**connection.__dict__, "base_url": server.url})
+    return github.pull(bound, tmp_path / "exports", Cursors(tmp_path / "pull-state.json"), sleep=waits.append)
+
+
+def test_github_pages_rate_limits_and_incremental(connection: Connection, tmp_path: Path,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    waits: list[float] = []
+    with LocalServer() as server:
+        page1 = [_issue(1, "2026-11-02T10:00:00Z"), _issue(2, "2026-11-03T10:00:00Z")]
+        page2 = [_issue(3, "2026-11-04T10:00:00Z", "closed")]
+        server.script(FIRST, Reply(429, "{}", {"Retry-After": "3"}),
+                      Reply(200, json.dumps(page1), {"Link": f'<{server.url}{SECOND}>; rel="next"'}))
+        server.script(SECOND, Reply(500, "{}"), Reply(200, json.dumps(page2)))
+        first = _pull(server, connection, tmp_path, waits)
+
+        since = f"{FIRST}&since=2026-11-04T10%3A00%3A00Z"
+        server.script(since, Reply(200, json.dumps([_issue(3, "2026-11-04T10:00:00Z", "closed"),
+                                                    _issue(2, "2026-11-05T08:00:00Z", "closed")])))
+        second = _pull(server, connection, tmp_path, waits)
+        seen = [request.path for request in server.received]
+        auth = {request.headers["Authorization"] for request in server.received}
+
+    assert seen == [FIRST, FIRST, SECOND, SECOND, since]
+    assert waits == [3.0, 0.5]  # Retry-After, then the first backoff after the 500
+    assert auth == {f"Bearer {TOKEN}"}
+    assert [json.loads(path.read_text()) for path in first] == [page1, page2]
+    assert [issue["number"] for issue in json.loads(second[0].read_text())] == [3, 2]
+    assert all(github_adapter.matches(json.loads(path.read_text())) for path in first + second)
+    assert json.loads((tmp_path / "pull-state.json").read_text()) == {"github": "2026-11-05T08:00:00Z"}
+    written = "".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file())
+    assert TOKEN not in written and TOKEN not in caplog.text
+
+
+def test_github_401_is_final_and_names_the_source(connection: Connection, tmp_path: Path) -> None:
+    waits: list[float] = []
+    with LocalServer() as server:
+        server.script(FIRST, Reply(401, json.dumps({"message": f"Bad credentials {TOKEN}"})))
+        with pytest.raises(ConnectorError) as raised:
+            _pull(server, connection, tmp_path, waits)
+        attempts = len(server.received)
+    assert attempts == 1 and waits == []
+    assert str(raised.value).startswith("github: GET ") and "HTTP 401" in str(raised.value)
+    assert TOKEN not in str(raised.value)
+    assert not (tmp_path / "pull-state.json").exists()
+
+
+def test_github_primary_rate_limit_403_waits_for_reset(connection: Connection, tmp_path: Path) -> None:
+    waits: list[float] = []
+    with LocalServer() as server:
+        server.script(FIRST, Reply(403, "{}", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}),
+                      Reply(200, json.dumps([_issue(1, "2026-11-02T10:00:00Z")])))
+        written = _pull(server, connection, tmp_path, waits)
+    assert waits == [0.0] and len(written) == 1  # a reset already past waits nothing
+
+
+def _jira_issue(key: str, updated: str) -> dict:
+    return {"id": key[-1], "key": key, "self": f"https://jira.example/rest/api/2/issue/{key}",
+            "fields": {"summary": f"Crash {key}", "issuetype": {"name": "Bug"}, "updated": updated,
+                       "created": "2026-11-01T09:00:00.000+0000", "status": {"name": "Open"}},
+            "changelog": {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}}
+
+
+def _search(query: str, start_at: int) -> str:
+    return "/rest/api/2/search?" + urlencode({"jql": query, "startAt": start_at, "maxResults": 2,
+                                              "expand": "changelog", "fields": "*all"})
+
+
+def test_jira_cloud_pages_by_start_at_then_pulls_only_updates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIRA_TOKEN_TEST", TOKEN)
+    monkeypatch.setenv("JIRA_EMAIL_TEST", "lead@example.com")
+    waits: list[float] = []
+    everything = "(project = SHOP) ORDER BY updated ASC"
+    changed = '(project = SHOP) AND updated >= "2026/11/04 10:07" ORDER BY updated ASC'
+    page1 = {"startAt": 0, "maxResults": 2, "total": 3,
+             "issues": [_jira_issue("SHOP-1", "2026-11-02T10:00:00.000+0000"),
+                        _jira_issue("SHOP-2", "2026-11-03T10:00:00.000+0000")]}
+    page2 = {"startAt": 2, "maxResults": 2, "total": 3,
+             "issues": [_jira_issue("SHOP-3", "2026-11-04T11:07:31.000+0100")]}
+    with LocalServer() as server:
+        connection = Connection(base_url=server.url, auth="basic", token_env="JIRA_TOKEN_TEST",
+                                email_env="JIRA_EMAIL_TEST", project="SHOP", page_size=2)
+        cursors = Cursors(tmp_path / "pull-state.json")
+        server.script(_search(everything, 0), Reply(500, "{}"), Reply(200, json.dumps(page1)))
+        server.script(_search(everything, 2), Reply(429, "{}", {"Retry-After": "2"}), Reply(200, json.dumps(page2)))
+        first = jira.pull(connection, tmp_path / "exports", cursors, sleep=waits.append)
+        server.script(_search(changed, 0), Reply(200, json.dumps({"startAt": 0, "maxResults": 2, "total": 0,
+                                                                  "issues": []})))
+        second = jira.pull(connection, tmp_path / "exports", cursors, sleep=waits.append)
+        seen = [request.path for request in server.received]
+        auth = {request.headers["Authorization"] for request in server.received}
+    assert seen == [_search(everything, 0)] * 2 + [_search(everything, 2)] * 2 + [_search(changed, 0)]
+    assert waits == [0.5, 2.0]
+    assert auth == {"Basic " + base64.b64encode(f"lead@example.com:{TOKEN}".encode()).decode()}
+    assert [json.loads(path.read_text()) for path in first] == [page1, page2] and second == []
+    assert first[0].parent == first[1].parent  # one search, one folder: the paged-export rule groups them
+    assert all(jira_adapter.matches(json.loads(path.read_text())) for path in first)
+    assert cursors.get("jira") == "2026/11/04 10:07"
+
+
+def test_jira_data_center_401_names_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JIRA_TOKEN_TEST", TOKEN)
+    with LocalServer() as server:
+        connection = Connection(base_url=server.url, auth="bearer", token_env="JIRA_TOKEN_TEST", project="SHOP")
+        server.script(_search("(project = SHOP) ORDER BY updated ASC", 0).replace("maxResults=2", "maxResults=100"),
+                      Reply(401, "{}"))
+        with pytest.raises(ConnectorError, match=r"^jira: GET .* HTTP 401") as raised:
+            jira.pull(connection, tmp_path / "exports", Cursors(tmp_path / "s.json"), sleep=lambda _: None)
+        assert [request.headers["Authorization"] for request in server.received] == [f"Bearer {TOKEN}"]
+    assert TOKEN not in str(raised.value)
+
+
+def test_cli_pull_reads_the_policy_and_never_prints_the_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    token_file = tmp_path / "gh.token"
+    token_file.write_text(TOKEN + "\n")
+    warehouse = tmp_path / "wh" / "warehouse.duckdb"
+    with LocalServer() as server:
+        policy = tmp_path / "policy.yml"
+        policy.write_text(f"sources:\n  github:\n    connection:\n      base_url: {server.url}\n      auth: token\n"
+                          f"      token_file: {token_file}\n      project: acme/shop\n      page_size: 2\n")
+        server.script(FIRST, Reply(200, json.dumps([_issue(7, "2026-11-02T10:00:00Z")])))
+        code = cli.main(["pull", "--exports", str(tmp_path / "exports"), "--warehouse", str(warehouse),
+                         "--policy", str(policy)])
+        server.script(FIRST, Reply(401, json.dumps({"message": TOKEN})))
+        (warehouse.parent / "warehouse.pull-state.json").unlink()
+        failed = cli.main(["pull", "--exports", str(tmp_path / "exports"), "--warehouse", str(warehouse),
+                           "--policy", str(policy)])
+    assert (code, failed) == (0, 2)
+    assert [path.name.endswith("-p001.json") for path in (tmp_path / "exports" / "github").iterdir()] == [True]
+    out = capsys.readouterr()
+    assert "pull failed: github: GET " in out.err and "HTTP 401 Unauthorized (check the token" in out.err
+    files = "".join(path.read_text() for path in tmp_path.rglob("*") if path.is_file() and path != token_file)
+    assert TOKEN not in out.out + out.err + caplog.text + files
+
+
+def test_policy_connection_needs_exactly_one_token_place(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yml"
+    policy.write_text("sources:\n  jira:\n    connection:\n      base_url: https://jira.example\n")
+    with pytest.raises(PolicyError, match="token_env or token_file"):
+        load_policy(policy)
+
+
+def test_weekly_job_pulls_before_ingest() -> None:
+    from pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    parents = {key.to_user_string() for key in graph.get(dg.AssetKey(["raw", "defects"])).parent_keys}
+    assert parents == {"pull"}
+    assert graph.get(dg.AssetKey(["pull"])).parent_keys == set()
+
+
+def _raw_defects(exports: Path, warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse)) as con:
+        load_exports(con, exports, load_policy(None), datetime(2026, 12, 1, tzinfo=UTC), policy_sha="t", git_repo=None)
+        return con.execute("select * exclude (source_file, source_row) from raw.defects order by defect_id").fetchall()
+
+
+def test_pulled_pages_ingest_as_the_hand_export_of_the_same_records(connection: Connection, tmp_path: Path) -> None:
+    issues = [_issue(1, "2026-11-02T10:00:00Z"), _issue(2, "2026-11-03T10:00:00Z"),
+              _issue(3, "2026-11-04T10:00:00Z", "closed")]
+    with LocalServer() as server:
+        server.script(FIRST, Reply(200, json.dumps(issues[:2]), {"Link": f'<{server.url}{SECOND}>; rel="next"'}))
+        server.script(SECOND, Reply(200, json.dumps(issues[2:])))
+        pulled = _pull(server, connection, tmp_path, [])
+    hand = tmp_path / "hand"
+    hand.mkdir()
+    (hand / "issues.json").write_text(json.dumps(issues))
+    by_pull = _raw_defects(tmp_path / "exports", tmp_path / "pulled.duckdb")
+    assert len(pulled) == 2 and [row[0] for row in by_pull] == ["acme/shop#1", "acme/shop#2", "acme/shop#3"]
+    assert by_pull == _raw_defects(hand, tmp_path / "hand.duckdb")

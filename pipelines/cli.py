@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipelines import console, progress
 from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
+from pipelines.printable import printable
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of
 from pipelines.warehouse import (
     DBT_PROJECT_DIR,
@@ -22,8 +23,11 @@ from pipelines.warehouse import (
     PROJECT_ROOT,
     WAREHOUSE_ENV,
     WarehouseBusy,
+    WarehouseDamaged,
     building_path,
+    check_readable,
     environment_variable,
+    recover,
     refuse_if_busy,
     warehouse_path,
 )
@@ -115,6 +119,7 @@ def run_build(
     policy: Path | None,
     as_of_text: str | None,
     git_repo: Path | None = None,
+    recover_damaged: bool = False,
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
 
@@ -130,11 +135,14 @@ def run_build(
     if git_repo is not None and not git_repo.is_dir():
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)  # the build log goes beside it from the start
+    _check_targets(warehouse, reports)
     try:
         refuse_if_busy(warehouse)
-    except WarehouseBusy as busy:
-        raise BuildFailed(str(busy)) from None
+        if recover_damaged:
+            log.info("%s", recover(warehouse))
+        check_readable(warehouse)
+    except (WarehouseBusy, WarehouseDamaged) as refused:
+        raise BuildFailed(str(refused)) from None
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")
@@ -146,6 +154,18 @@ def run_build(
         rejected_files=summary["rejected"],
         quarantined_rows=summary["quarantined"],
     )
+
+
+def _check_targets(warehouse: Path, reports: Path) -> None:
+    """Refuse, in one line and before anything is built, paths the build could not write."""
+    if warehouse.is_dir():
+        raise BuildFailed(f"--warehouse {warehouse} is a directory: name the warehouse file")
+    if reports.exists() and not reports.is_dir():
+        raise BuildFailed(f"--reports {reports} is a file: name a folder")
+    for folder in (warehouse.parent, reports):
+        folder.mkdir(parents=True, exist_ok=True)  # the build log goes beside the warehouse from the start
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise BuildFailed(f"cannot write to {folder}: permission denied")
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
@@ -266,7 +286,7 @@ def print_check_warnings(evaluations) -> None:
     if warnings:
         print("\nData-quality warnings")
         for evaluation in warnings:
-            print("  " + _describe_check(evaluation).replace("\n", "\n  "))
+            print("\n".join("  " + printable(line) for line in _describe_check(evaluation).split("\n")))
 
 
 def _print_result(result: BuildResult) -> None:
@@ -298,6 +318,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         policy=Path(args.policy) if args.policy else None,
         as_of_text=args.as_of,
         git_repo=Path(args.git_repo) if args.git_repo else None,
+        recover_damaged=args.recover,
     )
     _print_result(result)
     return _exit_code(result, args.strict)
@@ -461,6 +482,9 @@ def _parser() -> argparse.ArgumentParser:
                                        "(UTC when it has no offset); default: now")
     build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
     build.add_argument("--strict", action="store_true", help="exit 2 on any rejected file or quarantined row")
+    build.add_argument("--recover", action="store_true",
+                       help="an unreadable warehouse: restore <warehouse>.previous (or rebuild from the exports), "
+                            "then build")
     build.set_defaults(func=cmd_build)
 
     gate = sub.add_parser("gate", help="the release gate verdict for one release, from the warehouse",
@@ -572,6 +596,7 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return args.func(args)
-    except (PolicyError, AsOfError, BuildFailed, FileNotFoundError) as exc:
-        log.error("error: %s", exc)
+    except (PolicyError, AsOfError, BuildFailed, OSError) as exc:
+        # OSError: an unwritable path or a full disk, said in one line (--verbose adds the traceback)
+        log.error("error: %s", exc, exc_info=args.verbose and isinstance(exc, OSError))
         return EXIT_FAILED

@@ -160,9 +160,9 @@ def _check_targets(warehouse: Path, reports: Path) -> None:
     """Refuse, in one line and before anything is built, paths the build could not write."""
     if warehouse.is_dir():
         raise BuildFailed(f"--warehouse {warehouse} is a directory: name the warehouse file")
-    if reports.exists() and not reports.is_dir():
-        raise BuildFailed(f"--reports {reports} is a file: name a folder")
     for folder in (warehouse.parent, reports):
+        if folder.exists() and not folder.is_dir():
+            raise BuildFailed(f"{folder} is a file, not a folder: name another --warehouse or --reports")
         folder.mkdir(parents=True, exist_ok=True)  # the build log goes beside the warehouse from the start
         if not os.access(folder, os.W_OK | os.X_OK):
             raise BuildFailed(f"cannot write to {folder}: permission denied")

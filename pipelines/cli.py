@@ -257,12 +257,12 @@ def _failure_message(result, build_log: Path) -> str:
 
 
 def _busy_message(result) -> str | None:
-    """Another build holds the warehouse: the resource refused to start, and says who holds it."""
+    """The resource refused to start (another build holds the warehouse, or it cannot be read), saying why."""
     for event in result.all_events:
         error = getattr(event.event_specific_data, "error", None)
         while error is not None:
-            if error.cls_name == "WarehouseBusy":
-                return error.message.strip().removeprefix("pipelines.warehouse.WarehouseBusy: ")
+            if error.cls_name in ("WarehouseBusy", "WarehouseDamaged"):
+                return error.message.strip().removeprefix(f"pipelines.warehouse.{error.cls_name}: ")
             error = error.cause
     return None
 

@@ -211,6 +211,7 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     the way out, and a killed build's leftover copy by the next build.
     """
     with writer_lock(warehouse):
+        check_readable(warehouse)  # a damaged file copied would fail a step with DuckDB's bare error
         # A killed build's copy (older releases named it after the pid) is stale: start afresh.
         for leftover in warehouse.parent.glob(f".{warehouse.name}.building*"):
             if leftover.is_dir() and not leftover.is_symlink():

@@ -319,5 +319,6 @@ def test_the_build_lists_every_hostile_entry_and_prints_nothing_of_the_target(re
     assert "    notes\\n\\x1b[32mPASS.md (documentation, -): skipped" in out
     assert "\x1b" not in recovered["rebuilt"].stdout
     own = [line for line in out.splitlines() if line.startswith("    w.duckdb")]
-    assert own == [f"    w.duckdb.{name} (-, -): skipped, 0 read, 0 loaded, 0 quarantined"
-                   for name in ("build.log", "damaged", "lock", "previous")]
+    assert own == [f"    w.duckdb{name} (-, -): skipped, 0 read, 0 loaded, 0 quarantined"
+                   for name in ("", ".build.log", ".damaged", ".lock", ".previous")]
+    assert "        the build's own file (the warehouse, its lock, log or copy)" in out

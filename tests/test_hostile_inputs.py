@@ -97,6 +97,22 @@ def test_a_fifo_is_listed_as_skipped_and_never_opened(tmp_path):
     assert done.stdout.strip() == "['named pipe, not opened']"
 
 
+def test_a_dangling_link_and_a_loop_of_links_are_listed_not_fatal(tmp_path):
+    folder = tmp_path / "exports"
+    shutil.copytree(TINY, folder)
+    (folder / "dangling.csv").symlink_to(folder / "gone.csv")
+    (folder / "loop1").symlink_to(folder / "loop2")
+    (folder / "loop2").symlink_to(folder / "loop1")
+
+    rows = _load(folder, tmp_path / "w.duckdb")
+
+    assert [r for r in rows if r[1] != "loaded"] == [
+        (str(folder / "dangling.csv"), "skipped", "cannot be read: No such file or directory"),
+        (str(folder / "loop1"), "skipped", "cannot be read: a loop of links"),
+        (str(folder / "loop2"), "skipped", "cannot be read: a loop of links")]
+    assert len([r for r in rows if r[1] == "loaded"]) == 5  # the tiny fixture's five files, all loaded
+
+
 def test_the_builds_own_files_in_the_folder_are_skipped_with_a_note(tmp_path):
     folder = tmp_path / "exports"
     shutil.copytree(TINY, folder)

@@ -101,7 +101,7 @@ def _skip_reason(path: Path, root: Path, own: set[Path]) -> str | None:
 
     The folder is shared: a link may point anywhere the build can read, and
     opening a FIFO blocks; so neither is opened, and a path outside the folder
-    is not even resolved into the report."""
+    is never named in the report."""
     target = path.resolve()
     if path.is_symlink() and not target.is_relative_to(root):
         return "link outside the exports folder"
@@ -128,6 +128,8 @@ def discover(exports_dir: Path, own: Collection[Path] = ()) -> Discovered:
             reason = _skip_reason(path, root, own_files)
         except OSError as exc:  # a dangling link, or an entry removed while the folder is read
             reason = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        except RuntimeError:  # pathlib's word for a link that leads back to itself
+            reason = "cannot be read: a loop of links"
         if reason is not None:
             skipped.append(FileReport(str(path), None, "-", "skipped", message=reason))
         elif not path.is_dir():

@@ -147,7 +147,7 @@ def recover(warehouse: Path) -> str:
         reason = unreadable_reason(warehouse) if warehouse.is_file() else None
         if reason is None:
             return f"warehouse {warehouse} is readable: nothing to recover"
-        damaged = warehouse.with_name(warehouse.name + ".damaged")
+        damaged = damaged_path(warehouse)
         os.replace(warehouse, damaged)
         warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
         previous = previous_path(warehouse)
@@ -164,12 +164,15 @@ def previous_path(warehouse: Path) -> Path:
     return warehouse.with_name(warehouse.name + ".previous")
 
 
+def damaged_path(warehouse: Path) -> Path:
+    """Where `recover` sets an unreadable warehouse aside."""
+    return warehouse.with_name(warehouse.name + ".damaged")
+
+
 def own_files(warehouse: Path) -> list[Path]:
     """Every file a build writes beside the warehouse; an exports folder holding them must not read them."""
-    name = warehouse.name
     return [*_sidecars(warehouse), *_sidecars(building_path(warehouse)), previous_path(warehouse),
-            warehouse.with_name(name + ".damaged"),
-            warehouse.with_name(name + ".lock"), warehouse.with_name(name + ".build.log")]
+            damaged_path(warehouse), _lock_path(warehouse), warehouse.with_name(warehouse.name + ".build.log")]
 
 
 def _lock_path(warehouse: Path) -> Path:

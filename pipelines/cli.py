@@ -598,5 +598,6 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (PolicyError, AsOfError, BuildFailed, OSError) as exc:
         # OSError: an unwritable path or a full disk, said in one line (--verbose adds the traceback)
-        log.error("error: %s", exc, exc_info=args.verbose and isinstance(exc, OSError))
+        text = "\n".join(map(printable, str(exc).split("\n")))  # a step's error may quote the data
+        log.error("error: %s", text, exc_info=args.verbose and isinstance(exc, OSError))
         return EXIT_FAILED

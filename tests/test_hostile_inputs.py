@@ -82,6 +82,17 @@ def test_a_link_out_of_the_folder_is_skipped_and_nothing_of_its_target_is_stored
             (str(folder / "defects.csv"), TINY_DEFECTS), (str(folder / "inside.csv"), TINY_DEFECTS)]
 
 
+def test_a_rejected_files_excerpt_is_masked(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "notes.csv").write_text("password=hunter2 mail alice@example.com from 10.1.2.3\n", encoding="utf-8")
+
+    rows = _load(folder, tmp_path / "w.duckdb")
+
+    assert rows == [(str(folder / "notes.csv"), "rejected", "unknown format: not JSON, XML, LCOV or CSV with a "
+                     "header row (first line: 'password=[secret] mail [email] from [ip]')")]
+
+
 def test_a_fifo_is_listed_as_skipped_and_never_opened(tmp_path):
     folder = tmp_path / "exports"
     _hostile_folder(folder, tmp_path / "passwd")

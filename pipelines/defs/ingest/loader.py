@@ -37,6 +37,7 @@ from pipelines.defs.ingest.manifest import (
     git_fingerprint,
     insert_rows,
     known_files,
+    mask_messages,
     prepare,
     record,
     recorded_reports,
@@ -281,6 +282,7 @@ def load_exports(
         reports += _load_git(con, git_repo, policy.default_timezone)
     with progress.stage("ingest bookkeeping"):
         record(con, found.skipped + reports, plan.reread)
+        mask_messages(con)
         judge(con)
     if removed:
         log.info("  %d file(s) gone from the folder since the last build: their rows were removed", len(removed))

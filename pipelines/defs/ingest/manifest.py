@@ -10,6 +10,7 @@ those bookkeeping tables; deciding what to re-read is the orchestration's
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import stat
 import subprocess
@@ -24,6 +25,7 @@ from pipelines.defs.ingest.canonical import ENTITIES
 from pipelines.defs.ingest.facts import FACTS, create_sql
 from pipelines.defs.ingest.report import FileReport
 from pipelines.defs.ingest.rules import SQL_TYPES
+from pipelines.delivery.macros import render
 
 # Bump when the raw tables or what an adapter emits change: the next build re-reads everything.
 LOADER_VERSION = "6"
@@ -206,6 +208,18 @@ def record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], files: lis
          r.rows_quarantined, r.naive_timestamps, r.message) for r in reports])
     insert_rows(con, "raw.ingested_files", ["varchar", "varchar", "bigint", "bigint"],
                 [(f.source, f.sha, f.size, f.mtime_ns) for f in files])
+
+
+@functools.cache
+def _mask_messages_sql() -> str:
+    return ("update raw.load_report set message = " + render("{{ mask_pii('message') }}")
+            + " where status = 'rejected'")
+
+
+def mask_messages(con: duckdb.DuckDBPyConnection) -> None:
+    """A rejected file's reason may quote its first line or header: mask the secrets, e-mail
+    addresses and IPs in it as the marts mask free text (the macro `mask_pii`; idempotent)."""
+    con.execute(_mask_messages_sql())
 
 
 def recorded_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:

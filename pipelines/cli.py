@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipelines import console, progress
 from pipelines.policy import SHIPPED_POLICY, PolicyError, load_policy
+from pipelines.printable import printable
 from pipelines.settings import DEFAULT_EXPORTS, DEFAULT_REPORTS, AsOfError, parse_as_of
 from pipelines.warehouse import (
     DBT_PROJECT_DIR,
@@ -22,8 +23,11 @@ from pipelines.warehouse import (
     PROJECT_ROOT,
     WAREHOUSE_ENV,
     WarehouseBusy,
+    WarehouseDamaged,
     building_path,
+    check_readable,
     environment_variable,
+    recover,
     refuse_if_busy,
     warehouse_path,
 )
@@ -47,7 +51,7 @@ class BuildResult:
     reports: list[Path]
     rejected_files: int
     quarantined_rows: int
-    skipped_files: int = 0  # documentation beside the exports; --strict fails on them too
+    skipped_files: int = 0  # documentation, links out of the folder, special files: --strict fails on them too
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -116,6 +120,7 @@ def run_build(
     policy: Path | None,
     as_of_text: str | None,
     git_repo: Path | None = None,
+    recover_damaged: bool = False,
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
 
@@ -131,11 +136,14 @@ def run_build(
     if git_repo is not None and not git_repo.is_dir():
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
     warehouse = warehouse.resolve()
-    warehouse.parent.mkdir(parents=True, exist_ok=True)  # the build log goes beside it from the start
+    _check_targets(warehouse, reports)
     try:
         refuse_if_busy(warehouse)
-    except WarehouseBusy as busy:
-        raise BuildFailed(str(busy)) from None
+        if recover_damaged:
+            log.info("%s", recover(warehouse))
+        check_readable(warehouse)
+    except (WarehouseBusy, WarehouseDamaged) as refused:
+        raise BuildFailed(str(refused)) from None
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")
@@ -148,6 +156,18 @@ def run_build(
         quarantined_rows=summary["quarantined"],
         skipped_files=summary["skipped"],
     )
+
+
+def _check_targets(warehouse: Path, reports: Path) -> None:
+    """Refuse, in one line and before anything is built, paths the build could not write."""
+    if warehouse.is_dir():
+        raise BuildFailed(f"--warehouse {warehouse} is a directory: name the warehouse file")
+    for folder in (warehouse.parent, reports):
+        if folder.exists() and not folder.is_dir():
+            raise BuildFailed(f"{folder} is a file, not a folder: name another --warehouse or --reports")
+        folder.mkdir(parents=True, exist_ok=True)  # the build log goes beside the warehouse from the start
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise BuildFailed(f"cannot write to {folder}: permission denied")
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
@@ -239,12 +259,12 @@ def _failure_message(result, build_log: Path) -> str:
 
 
 def _busy_message(result) -> str | None:
-    """Another build holds the warehouse: the resource refused to start, and says who holds it."""
+    """The resource refused to start (another build holds the warehouse, or it cannot be read), saying why."""
     for event in result.all_events:
         error = getattr(event.event_specific_data, "error", None)
         while error is not None:
-            if error.cls_name == "WarehouseBusy":
-                return error.message.strip().removeprefix("pipelines.warehouse.WarehouseBusy: ")
+            if error.cls_name in ("WarehouseBusy", "WarehouseDamaged"):
+                return error.message.strip().removeprefix(f"pipelines.warehouse.{error.cls_name}: ")
             error = error.cause
     return None
 
@@ -268,7 +288,7 @@ def print_check_warnings(evaluations) -> None:
     if warnings:
         print("\nData-quality warnings")
         for evaluation in warnings:
-            print("  " + _describe_check(evaluation).replace("\n", "\n  "))
+            print("\n".join("  " + printable(line) for line in _describe_check(evaluation).split("\n")))
 
 
 def _print_result(result: BuildResult) -> None:
@@ -301,6 +321,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         policy=Path(args.policy) if args.policy else None,
         as_of_text=args.as_of,
         git_repo=Path(args.git_repo) if args.git_repo else None,
+        recover_damaged=args.recover,
     )
     _print_result(result)
     return _exit_code(result, args.strict)
@@ -480,6 +501,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--git-repo", help="git repository to read commits (with changed files) from, in one pass")
     build.add_argument("--strict", action="store_true",
                        help="exit 2 on any rejected file, quarantined row or skipped file")
+    build.add_argument("--recover", action="store_true",
+                       help="an unreadable warehouse: restore <warehouse>.previous (or rebuild from the exports), "
+                            "then build")
     build.set_defaults(func=cmd_build)
 
     pull = sub.add_parser("pull", help="fetch the connected sources' API pages into the exports folder",
@@ -600,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.verbose)
     try:
         return args.func(args)
-    except (PolicyError, AsOfError, BuildFailed, FileNotFoundError) as exc:
-        log.error("error: %s", exc)
+    except (PolicyError, AsOfError, BuildFailed, OSError) as exc:
+        # OSError: an unwritable path or a full disk, said in one line (--verbose adds the traceback)
+        text = "\n".join(map(printable, str(exc).split("\n")))  # a step's error may quote the data
+        log.error("error: %s", text, exc_info=args.verbose and isinstance(exc, OSError))
         return EXIT_FAILED

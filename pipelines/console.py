@@ -3,9 +3,10 @@
 On a terminal each long task (reading exports, dbt models, dbt tests, reports)
 gets a progress bar; in a CI log, where bars would be noise, one line when the
 task ends. Log lines go through the same console, so they print above the bars
-instead of through them. The summaries group by format and entity and list only
-files that need attention; the complete per-file table is `raw.load_report`
-(and `--verbose`), the build log keeps every detail.
+instead of through them. Every line naming something from the data is
+escaped (`printable`), so a name cannot forge a line or drive the terminal.
+The summaries group by format and entity and list only files that need
+attention; the complete per-file table is `raw.load_report` (and `--verbose`), the build log keeps every detail.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.policy import HEADLINE_ENVIRONMENTS
+from pipelines.printable import printable
 from pipelines.warehouse import connect
 
 #: Files listed by name in the load summary (the rest are counted); services in the escape-rate table.
@@ -154,7 +156,7 @@ def load_summary(warehouse: Path, verbose: bool = False) -> tuple[list[str], dic
                      for entity, field, value, rows, mapped_to in unmapped[:LISTED_UNMAPPED])
         if len(unmapped) > LISTED_UNMAPPED:
             lines.append(f"    ... and {len(unmapped) - LISTED_UNMAPPED:,} more: audit.unmapped_values")
-    return lines, {"rejected": rejected, "quarantined": quarantined, "skipped": skipped}
+    return [printable(line) for line in lines], {"rejected": rejected, "quarantined": quarantined, "skipped": skipped}
 
 
 def headline(warehouse: Path) -> list[str]:
@@ -209,4 +211,4 @@ def headline(warehouse: Path) -> list[str]:
     for record, env, n_detect, mttd, n_resolve, mttr in times:
         lines.append(f"  {record:<9} {env:<12} {n_detect:>5} {fmt(mttd, '{:.1f}'):>8} {n_resolve:>5} "
                      f"{fmt(mttr, '{:.1f}'):>8}")
-    return lines
+    return [printable(line) for line in lines]

@@ -18,7 +18,8 @@ from typing import TextIO
 
 import duckdb
 
-from pipelines.warehouse import connect
+from pipelines.printable import printable
+from pipelines.warehouse import connect, damaged_message, unreadable_reason
 
 EXIT_PASS, EXIT_HOLD, EXIT_ERROR = 0, 1, 2
 
@@ -123,13 +124,18 @@ def evaluate(
     if not warehouse.exists():
         raise GateError(f"warehouse {warehouse} does not exist: run `defectflow build` first "
                         "(or pass --warehouse PATH)")
+    if warehouse.is_dir():
+        raise GateError(f"--warehouse {warehouse} is a directory: name the warehouse file")
     try:
         with connect(warehouse, read_only=True) as con:
             as_of, (_build_verdict, previous_release), rows = _read(con, service, release, environment)
     except duckdb.CatalogException as exc:
         raise GateError(f"warehouse {warehouse} has no release gate tables ({exc}): "
                         "rebuild it with `defectflow build`") from exc
-    except duckdb.IOException as exc:
+    except duckdb.Error as exc:
+        reason = unreadable_reason(warehouse)
+        if reason is not None:
+            raise GateError(damaged_message(warehouse, reason)) from None
         raise GateError(f"cannot open warehouse {warehouse} read-only: {exc}") from exc
 
     now = _utc(now or datetime.now(UTC))
@@ -195,7 +201,8 @@ def format_text(result: GateResult) -> str:
             state = "waived by" if f.waived else "expired waiver by"
             lines.append(f"         {state} {f.waiver_approver} until {_ts(f.waiver_expires_at)}"
                          + (f": {f.waiver_reason}" if f.waiver_reason else ""))
-    return "\n".join(lines)
+    # defect ids, services and waiver reasons are data: a newline in one must not forge a line
+    return "\n".join(map(printable, lines))
 
 
 def to_json(result: GateResult) -> dict:
@@ -249,12 +256,12 @@ def run(
     except GateError as exc:
         if as_json:
             print(json.dumps({"verdict": None, "exit_code": EXIT_ERROR, "error": str(exc)}), file=out)
-        print(f"gate error: {exc}", file=err)
+        print(f"gate error: {printable(exc)}", file=err)
         return EXIT_ERROR
     if as_json:
         print(json.dumps(to_json(result), indent=2), file=out)
         for warning in result.warnings:
-            print(f"warning: {warning}", file=err)
+            print(f"warning: {printable(warning)}", file=err)
     else:
         print(format_text(result), file=out)
     return result.exit_code

@@ -80,12 +80,99 @@ class BuildCopy:
         self.path = path
 
     def publish(self) -> None:
+        """Swap the copy in; the warehouse it replaces becomes `<name>.previous`, the way back
+        should the new file be damaged later (a full disk, a truncating copy)."""
         with progress.stage("warehouse swap"):
             with duckdb.connect(str(self.path)) as con:
                 con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
+            if self.warehouse.exists():
+                _keep_previous(self.warehouse)
             # an old WAL replayed against the new file would corrupt it
             self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
             os.replace(self.path, self.warehouse)
+
+
+def _keep_previous(warehouse: Path) -> None:
+    """A second name for the current file, taken by rename, so readers never find the warehouse
+    missing and a crash half-way leaves the last `.previous` whole."""
+    staged = warehouse.with_name(f".{warehouse.name}.previous")
+    staged.unlink(missing_ok=True)
+    try:
+        os.link(warehouse, staged)  # no copy: the swap leaves the old file to this name alone
+    except OSError:  # a file system without hard links
+        shutil.copyfile(warehouse, staged)
+    os.replace(staged, previous_path(warehouse))
+
+
+class WarehouseDamaged(RuntimeError):
+    """The warehouse file exists but DuckDB cannot read it."""
+
+
+def unreadable_reason(path: Path) -> str | None:
+    """Why DuckDB cannot read the file (the first line of its error), or None when it can.
+
+    Another process's lock is not damage: the caller reports that as busy."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            con.execute("select count(*) from duckdb_tables()").fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None if "Could not set lock" in reason else reason[:200]
+    return None
+
+
+def damaged_message(warehouse: Path, reason: str) -> str:
+    """The one line a command prints on an unreadable warehouse: what happened, what is kept, what to run."""
+    previous = previous_path(warehouse)
+    kept = (f"the previous good copy is kept at {previous}; run `defectflow build --recover` to restore it "
+            "and build again" if previous.exists() else
+            "no previous copy is kept; run `defectflow build --recover` to set it aside and rebuild from the exports")
+    return f"warehouse {warehouse} cannot be read ({reason}): {kept}"
+
+
+def check_readable(warehouse: Path) -> None:
+    """WarehouseDamaged, saying what to do, when the warehouse exists and cannot be read."""
+    reason = unreadable_reason(warehouse) if warehouse.is_file() else None
+    if reason is not None:
+        raise WarehouseDamaged(damaged_message(warehouse, reason))
+
+
+def recover(warehouse: Path) -> str:
+    """Put a readable warehouse back in place of a damaged one; what was done, in one line.
+
+    The damaged file is kept aside as `<name>.damaged` (for a post-mortem); the
+    previous good copy, when readable, takes its place (and stays kept); without
+    one the build starts from an empty warehouse and reads every export again."""
+    with writer_lock(warehouse, holder="recover: "):
+        reason = unreadable_reason(warehouse) if warehouse.is_file() else None
+        if reason is None:
+            return f"warehouse {warehouse} is readable: nothing to recover"
+        damaged = damaged_path(warehouse)
+        os.replace(warehouse, damaged)
+        warehouse.with_name(warehouse.name + ".wal").unlink(missing_ok=True)
+        previous = previous_path(warehouse)
+        if previous.is_file() and unreadable_reason(previous) is None:
+            staged = building_path(warehouse)
+            shutil.copyfile(previous, staged)
+            os.replace(staged, warehouse)
+            return f"restored {warehouse} from {previous} (the damaged file is kept at {damaged})"
+        return f"no readable previous copy: rebuilding {warehouse} from the exports (the damaged file is at {damaged})"
+
+
+def previous_path(warehouse: Path) -> Path:
+    """The warehouse the last swap replaced: one generation kept, the way back from a damaged file."""
+    return warehouse.with_name(warehouse.name + ".previous")
+
+
+def damaged_path(warehouse: Path) -> Path:
+    """Where `recover` sets an unreadable warehouse aside."""
+    return warehouse.with_name(warehouse.name + ".damaged")
+
+
+def own_files(warehouse: Path) -> list[Path]:
+    """Every file a build writes beside the warehouse; an exports folder holding them must not read them."""
+    return [*_sidecars(warehouse), *_sidecars(building_path(warehouse)), previous_path(warehouse),
+            damaged_path(warehouse), _lock_path(warehouse), warehouse.with_name(warehouse.name + ".build.log")]
 
 
 def _lock_path(warehouse: Path) -> Path:
@@ -127,6 +214,7 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
     the way out, and a killed build's leftover copy by the next build.
     """
     with writer_lock(warehouse):
+        check_readable(warehouse)  # a damaged file copied would fail a step with DuckDB's bare error
         # A killed build's copy (older releases named it after the pid) is stale: start afresh.
         for leftover in warehouse.parent.glob(f".{warehouse.name}.building*"):
             if leftover.is_dir() and not leftover.is_symlink():

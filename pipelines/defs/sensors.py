@@ -8,12 +8,14 @@ import dagster as dg
 from pipelines.defs.ingest.manifest import discover
 from pipelines.defs.schedules import weekly_build
 from pipelines.settings import BuildSettings
+from pipelines.warehouse import own_files, warehouse_path
 
 
 def folder_fingerprint(exports: Path) -> str:
     """Names, sizes and modification times of every export file: a stat per file, no reading."""
     digest = hashlib.sha256()
-    for path in discover(exports):
+    # the build's own files (a warehouse kept in the folder) change with every build: not a trigger
+    for path in discover(exports, own_files(warehouse_path())).files:
         stat = path.stat()
         digest.update(f"{path.relative_to(exports)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()

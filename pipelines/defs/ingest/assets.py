@@ -10,6 +10,7 @@ from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.defs.warehouse import Warehouse
 from pipelines.policy import SHIPPED_POLICY, load_policy
 from pipelines.settings import BuildSettings
+from pipelines.warehouse import own_files
 
 RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "policy_sources", "policy_sla",
               "policy_priority_weights", "policy_gate_rules", "policy_gate_settings", "policy_waivers",
@@ -46,7 +47,7 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings, warehou
         summary = load_exports(
             con, build.exports(), policy, as_of,
             policy_sha=policy_fingerprint(policy_file.read_text(encoding="utf-8")),
-            git_repo=build.git(),
+            git_repo=build.git(), own_files=own_files(warehouse.live_file()),
         )
         failures = invariant_failures(con)
         counts = {name: con.execute(COUNT_SQL[name]).fetchall()[0][0] for name in RAW_TABLES + BOOKKEEPING}

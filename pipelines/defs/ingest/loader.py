@@ -16,7 +16,7 @@ reported on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +37,7 @@ from pipelines.defs.ingest.manifest import (
     git_fingerprint,
     insert_rows,
     known_files,
+    mask_messages,
     prepare,
     record,
     recorded_reports,
@@ -250,6 +251,7 @@ def load_exports(
     as_of: datetime,
     policy_sha: str = "",
     git_repo: Path | None = None,
+    own_files: Collection[Path] = (),
 ) -> LoadSummary:
     """Bring the `raw` schema in line with the exports folder, re-reading only what changed.
 
@@ -257,7 +259,8 @@ def load_exports(
     changed file's rows are replaced; a file gone from the folder loses its
     rows. So the result equals a full reload of the folder, and loading the
     same folder twice changes nothing. A different policy or loader version
-    re-reads everything (adapters apply the policy's field mappings).
+    re-reads everything (adapters apply the policy's field mappings). Entries
+    the build must not open (`discover`) are reported as skipped, never read.
     """
     con.execute(MACROS)
     con.execute("set memory_limit = '1GB'")  # DuckDB spills beyond it (default: 80% of RAM, ~11x a big CSV)
@@ -267,7 +270,8 @@ def load_exports(
     with progress.stage("ingest bookkeeping"):
         known = known_files(con)
         git = FileState(f"git:{git_repo}", git_fingerprint(git_repo), 0, 0) if git_repo is not None else None
-        plan = _plan(known, discover(exports_dir), git)
+        found = discover(exports_dir, own_files)
+        plan = _plan(known, found.files, git)
         removed = sorted(set(known) - plan.present)
         # a file read again loses its old rows first (also the rows of a build that stopped half-way)
         forget(con, [f.source for f in plan.reread] + removed)
@@ -277,7 +281,8 @@ def load_exports(
         log.info("  reading git history of %s", git_repo)
         reports += _load_git(con, git_repo, policy.default_timezone)
     with progress.stage("ingest bookkeeping"):
-        record(con, reports, plan.reread)
+        record(con, found.skipped + reports, plan.reread)
+        mask_messages(con)
         judge(con)
     if removed:
         log.info("  %d file(s) gone from the folder since the last build: their rows were removed", len(removed))

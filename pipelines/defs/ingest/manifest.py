@@ -10,9 +10,11 @@ those bookkeeping tables; deciding what to re-read is the orchestration's
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import stat
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from pipelines.defs.ingest.canonical import ENTITIES
 from pipelines.defs.ingest.facts import FACTS, create_sql
 from pipelines.defs.ingest.report import FileReport
 from pipelines.defs.ingest.rules import SQL_TYPES
+from pipelines.delivery.macros import render
 
 # Bump when the raw tables or what an adapter emits change: the next build re-reads everything.
 LOADER_VERSION = "7"  # 7: JUnit suite timestamps of every reporter; JaCoCo, Go cover, Opsgenie, Bugzilla
@@ -81,14 +84,59 @@ def prepare(con: duckdb.DuckDBPyConnection, policy_sha: str) -> bool:
     return True
 
 
-def discover(exports_dir: Path) -> list[Path]:
-    """Every file below the exports folder, in a stable order (hidden files skipped)."""
+@dataclass
+class Discovered:
+    """The folder's export files, and what was found there but not read (with the reason)."""
+
+    files: list[Path]
+    skipped: list[FileReport]
+
+
+def _special_kind(mode: int) -> str:
+    kinds = ((stat.S_ISFIFO, "named pipe"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device"))
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _skip_reason(path: Path, root: Path, own: set[Path]) -> str | None:
+    """Why the build must not open this entry, or None for an export file to read.
+
+    The folder is shared: a link may point anywhere the build can read, and
+    opening a FIFO blocks; so neither is opened, and a path outside the folder
+    is never named in the report."""
+    target = path.resolve()
+    if path.is_symlink() and not target.is_relative_to(root):
+        return "link outside the exports folder"
+    if target in own:
+        return "the build's own file (the warehouse, its lock, log or copy)"
+    mode = target.stat().st_mode
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return f"{_special_kind(mode)}, not opened"
+
+
+def discover(exports_dir: Path, own: Collection[Path] = ()) -> Discovered:
+    """Every export file below the folder, in a stable order (hidden files ignored), and the
+    entries not read: links leading out of the folder, special files, the build's `own` files."""
     if not exports_dir.is_dir():
         raise FileNotFoundError(f"exports folder {exports_dir} does not exist")
-    return sorted(
-        p for p in exports_dir.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(exports_dir).parts)
-    )
+    root, own_files = exports_dir.resolve(), {p.resolve() for p in own}
+    files: list[Path] = []
+    skipped: list[FileReport] = []
+    for path in sorted(exports_dir.rglob("*")):
+        if any(part.startswith(".") for part in path.relative_to(exports_dir).parts):
+            continue
+        try:
+            reason = _skip_reason(path, root, own_files)
+        except OSError as exc:  # a dangling link, or an entry removed while the folder is read
+            reason = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        except RuntimeError:  # pathlib's word for a link that leads back to itself
+            reason = "cannot be read: a loop of links"
+        if reason is not None:
+            skipped.append(FileReport(str(path), None, "-", "skipped", message=reason))
+        elif not path.is_dir():
+            files.append(path)
+    return Discovered(files, skipped)
 
 
 def file_sha256(path: Path) -> str:
@@ -135,7 +183,9 @@ def touch(con: duckdb.DuckDBPyConnection, files: list[FileState]) -> None:
 
 
 def forget(con: duckdb.DuckDBPyConnection, sources: list[str]) -> None:
-    """Remove every row an earlier build loaded from these files (one statement per table)."""
+    """Remove every row an earlier build loaded from these files (one statement per table), and
+    the last build's list of entries it did not open: each build lists them afresh."""
+    con.execute("delete from raw.load_report where content_sha256 is null")
     if sources:
         for sql in _FORGET_SQL:
             con.execute(sql, [sources])
@@ -150,13 +200,26 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, types: list[str], ro
 
 
 def record(con: duckdb.DuckDBPyConnection, reports: list[FileReport], files: list[FileState]) -> None:
-    """The reports and the state of the files read in this build, each table in one statement."""
+    """The reports and the state of the files read in this build, each table in one statement.
+    A report without a file (an entry the folder holds but the build did not open) has no hash."""
     sha = {f.source: f.sha for f in files}
     insert_rows(con, "raw.load_report", [*["varchar"] * 5, *["bigint"] * 4, "varchar"], [
-        (r.source_file, r.entity, r.format, sha[r.source_file], r.status, r.rows_read, r.rows_loaded,
+        (r.source_file, r.entity, r.format, sha.get(r.source_file), r.status, r.rows_read, r.rows_loaded,
          r.rows_quarantined, r.naive_timestamps, r.message) for r in reports])
     insert_rows(con, "raw.ingested_files", ["varchar", "varchar", "bigint", "bigint"],
                 [(f.source, f.sha, f.size, f.mtime_ns) for f in files])
+
+
+@functools.cache
+def _mask_messages_sql() -> str:
+    return ("update raw.load_report set message = " + render("{{ mask_pii('message') }}")
+            + " where status = 'rejected'")
+
+
+def mask_messages(con: duckdb.DuckDBPyConnection) -> None:
+    """A rejected file's reason may quote its first line or header: mask the secrets, e-mail
+    addresses and IPs in it as the marts mask free text (the macro `mask_pii`; idempotent)."""
+    con.execute(_mask_messages_sql())
 
 
 def recorded_reports(con: duckdb.DuckDBPyConnection) -> list[FileReport]:

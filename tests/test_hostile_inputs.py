@@ -90,7 +90,7 @@ def test_a_rejected_files_excerpt_is_masked(tmp_path):
     rows = _load(folder, tmp_path / "w.duckdb")
 
     assert rows == [(str(folder / "notes.csv"), "rejected", "unknown format: not JSON, XML, LCOV or CSV with a "
-                     "header row (first line: 'password=[secret] mail [email] from [ip]')")]
+                     "header row, nor a Go cover profile (first line: 'password=[secret] mail [email] from [ip]')")]
 
 
 def test_a_fifo_is_listed_as_skipped_and_never_opened(tmp_path):

@@ -21,12 +21,14 @@ from typing import Any
 
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
 from pipelines.defs.ingest.adapters.common import pick, readable
+from pipelines.policy import OPEN_STATUSES, STATUSES
 
 NAME = "opsgenie incidents json"
 SOURCE = "opsgenie"
 KIND = "json"
 
-_DONE = ("resolved", "closed")
+# Opsgenie names its finished incidents as the canonical closed statuses do (resolved, closed).
+_DONE = frozenset(STATUSES) - frozenset(OPEN_STATUSES)
 # Canonical columns the policy's field mapping fills.
 _MAPPED = ("severity", "service", "environment", "impact_started_at", "deployment_id", "linked_defect_ids",
            "postmortem_link")

@@ -162,12 +162,20 @@ def _check_targets(warehouse: Path, reports: Path) -> None:
     """Refuse, in one line and before anything is built, paths the build could not write."""
     if warehouse.is_dir():
         raise BuildFailed(f"--warehouse {warehouse} is a directory: name the warehouse file")
-    for folder in (warehouse.parent, reports):
-        if folder.exists() and not folder.is_dir():
+    # Checked on the nearest folder that exists: the reports folder is made only when a report is
+    # written (a failed build leaves no trace there); the build log goes beside the warehouse from the start.
+    for folder in (_nearest_existing(warehouse.parent), _nearest_existing(reports)):
+        if not folder.is_dir():
             raise BuildFailed(f"{folder} is a file, not a folder: name another --warehouse or --reports")
-        folder.mkdir(parents=True, exist_ok=True)  # the build log goes beside the warehouse from the start
         if not os.access(folder, os.W_OK | os.X_OK):
             raise BuildFailed(f"cannot write to {folder}: permission denied")
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _nearest_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,

@@ -483,9 +483,14 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                        help="Dagster's log, and every file in the load summary")
 
+    def warehouse_option(
+        p: argparse.ArgumentParser,
+        text: str = "DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)",
+    ) -> None:
+        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE), help=text)
+
     def warehouse_and_reports(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                       help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+        warehouse_option(p)
         p.add_argument("--reports", default=str(DEFAULT_REPORTS),
                        help="folder for rendered reports, one subfolder per as-of date (default: reports/)")
 
@@ -517,8 +522,7 @@ def _parser() -> argparse.ArgumentParser:
     pull = sub.add_parser("pull", help="fetch the connected sources' API pages into the exports folder",
                           description="Exit codes: 0 ok (or nothing connected), 2 a source failed.")
     pull.add_argument("--exports", default=str(DEFAULT_EXPORTS), help="folder of export files (default: data/exports/)")
-    pull.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                      help="warehouse the pull's cursors sit beside (default: as build's --warehouse)")
+    warehouse_option(pull, "warehouse the pull's cursors sit beside (default: as build's --warehouse)")
     pull.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
     verbose(pull)
     pull.set_defaults(func=cmd_pull)
@@ -529,8 +533,7 @@ def _parser() -> argparse.ArgumentParser:
     gate.add_argument("--service", required=True)
     gate.add_argument("--release", required=True)
     gate.add_argument("--environment", required=True, help="target environment (e.g. staging, production)")
-    gate.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                      help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    warehouse_option(gate)
     gate.add_argument("--max-age", type=float, metavar="HOURS",
                       help="fail (exit 2) when the warehouse's as-of is older than this")
     gate.add_argument("--policy", help="policy YAML, for gate_max_age_hours (default: the shipped policy.yml)")
@@ -557,13 +560,11 @@ def _parser() -> argparse.ArgumentParser:
     package.add_argument("--service", help="only this service's (default: every service with that release)")
     package.add_argument("--out", help="folder to write (absent or empty)")
     package.add_argument("--verify", metavar="DIR", help="check a package against its MANIFEST.sha256")
-    package.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                         help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    warehouse_option(package)
     package.set_defaults(func=cmd_audit_package)
 
     def tracker_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                       help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+        warehouse_option(p)
         p.add_argument("--policy", help="policy YAML, for its tracker section (default: the shipped policy.yml)")
         p.add_argument("--token-env", default="JIRA_TOKEN", metavar="VARIABLE",
                        help="environment variable holding the tracker's API token (default: JIRA_TOKEN)")
@@ -598,8 +599,7 @@ def _parser() -> argparse.ArgumentParser:
     notify = sub.add_parser("notify", help="webhook messages for high-severity defects in active deployment streams",
                             description="Exit codes: 0 sent (or nothing to send), 1 a delivery failed (the next "
                                         "run retries it), 2 error.")
-    notify.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE),
-                        help="DuckDB warehouse file (default: $DEFECTFLOW_WAREHOUSE or data/warehouse.duckdb)")
+    warehouse_option(notify)
     notify.add_argument("--policy", help="policy YAML with notify.severities and notify.webhooks")
     notify.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     notify.set_defaults(func=cmd_notify)

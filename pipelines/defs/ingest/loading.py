@@ -130,8 +130,8 @@ def _insert(con: duckdb.DuckDBPyConnection, entity: Entity, parts: list[tuple[st
         **{name: pd.Series(_column(parts, name), dtype=object) for name in names},
     })
     con.register("_adapter_rows", frame)
-    # SQL text: identifiers from the fixed canonical entity list (canonical.py); values are bound.
     casts = "".join(f', cast("{n}" as varchar) as "{n}"' for n in names)
+    # SQL text: identifiers from the fixed canonical entity list (canonical.py); the rows are a registered frame.
     con.execute(f"create or replace temp table _src as select source_file, source_row, {_PRESENT}{casts} "
                 "from _adapter_rows")
     con.unregister("_adapter_rows")

@@ -121,6 +121,7 @@ def run_build(
     as_of_text: str | None,
     git_repo: Path | None = None,
     recover_damaged: bool = False,
+    engine: str = "duckdb",
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
 
@@ -135,6 +136,13 @@ def run_build(
         raise BuildFailed(f"exports folder {exports} does not exist")
     if git_repo is not None and not git_repo.is_dir():
         raise BuildFailed(f"--git-repo {git_repo} is not a directory")
+    if engine == "spark":
+        from pipelines.spark_engine import SparkUnavailable, check_available
+
+        try:
+            check_available()
+        except SparkUnavailable as missing:
+            raise BuildFailed(str(missing)) from None
     warehouse = warehouse.resolve()
     _check_targets(warehouse, reports)
     try:
@@ -147,7 +155,7 @@ def run_build(
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")
-    summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log)
+    summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log, engine)
     _stage(4, 4, f"done: {warehouse}")
     return BuildResult(
         warehouse=warehouse,
@@ -179,7 +187,7 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
-             build_log: Path) -> tuple[dict[str, int], list[Path]]:
+             build_log: Path, engine: str = "duckdb") -> tuple[dict[str, int], list[Path]]:
     _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
@@ -196,6 +204,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
                     "as_of": as_of.isoformat(),
                     "reports_dir": str(reports.resolve()),
                     "git_repo": str(git_repo.resolve()) if git_repo else "",
+                    "engine": engine,
                 }
             },
             "warehouse": {"config": {"path": str(warehouse)}},
@@ -330,6 +339,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         as_of_text=args.as_of,
         git_repo=Path(args.git_repo) if args.git_repo else None,
         recover_damaged=args.recover,
+        engine=args.engine,
     )
     _print_result(result)
     return _exit_code(result, args.strict)
@@ -363,6 +373,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         reports=Path(args.reports),
         policy=None,
         as_of_text=SAMPLE_AS_OF,
+        engine=args.engine,
     )
     _print_result(result)
     return EXIT_OK
@@ -489,6 +500,12 @@ def _parser() -> argparse.ArgumentParser:
     ) -> None:
         p.add_argument("--warehouse", default=os.environ.get(WAREHOUSE_ENV) or str(DEFAULT_WAREHOUSE), help=text)
 
+    def engine_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--engine", choices=("duckdb", "spark"), default=os.environ.get("DEFECTFLOW_ENGINE") or "duckdb",
+                       help="where the dbt models run: duckdb (default) or spark (local PySpark; needs the "
+                            "`spark` extra and Java 17; the marts still land in --warehouse). "
+                            "Default: $DEFECTFLOW_ENGINE or duckdb")
+
     def warehouse_and_reports(p: argparse.ArgumentParser) -> None:
         warehouse_option(p)
         p.add_argument("--reports", default=str(DEFAULT_REPORTS),
@@ -499,6 +516,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "render the reports and print their paths.")
     demo.add_argument("--sample", default=str(SAMPLE_DIR), help="sample exports folder (default: data/sample/)")
     warehouse_and_reports(demo)
+    engine_option(demo)
     verbose(demo)
     demo.set_defaults(func=cmd_demo)
 
@@ -507,6 +525,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--exports", default=str(DEFAULT_EXPORTS),
                        help="folder of export files (default: data/exports/)")
     warehouse_and_reports(build)
+    engine_option(build)
     verbose(build)
     build.add_argument("--policy", help=f"policy YAML (default: the shipped {SHIPPED_POLICY.name})")
     build.add_argument("--as-of", help="as-of instant: a date (end of that day, UTC) or an ISO-8601 timestamp "

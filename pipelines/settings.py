@@ -63,6 +63,8 @@ class BuildSettings(dg.ConfigurableResource):
     as_of: str = ""
     reports_dir: str = ""
     git_repo: str = ""
+    #: "duckdb" (default) or "spark" (pipelines/spark_engine.py); empty: DEFECTFLOW_ENGINE, else duckdb.
+    engine: str = ""
 
     def exports(self) -> Path:
         return Path(self.exports_dir or os.environ.get("DEFECTFLOW_EXPORTS") or DEFAULT_EXPORTS).resolve()
@@ -76,6 +78,12 @@ class BuildSettings(dg.ConfigurableResource):
 
     def reports(self) -> Path:
         return Path(self.reports_dir or os.environ.get("DEFECTFLOW_REPORTS") or DEFAULT_REPORTS).resolve()
+
+    def engine_name(self) -> str:
+        value = (self.engine or os.environ.get("DEFECTFLOW_ENGINE") or "duckdb").strip().lower()
+        if value not in ("duckdb", "spark"):
+            raise ValueError(f"engine {value!r} is neither duckdb nor spark (build config or DEFECTFLOW_ENGINE)")
+        return value
 
     def git(self) -> Path | None:
         value = self.git_repo or os.environ.get("DEFECTFLOW_GIT_REPO")

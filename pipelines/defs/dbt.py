@@ -13,9 +13,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
 
-from pipelines import progress, pseudonyms
+from pipelines import progress, pseudonyms, spark_engine
 from pipelines.defs.quality import dbt_tests
 from pipelines.defs.warehouse import Warehouse
+from pipelines.settings import BuildSettings
 from pipelines.warehouse import DBT_PROJECT_DIR, environment_variable
 
 log = logging.getLogger("defectflow")
@@ -40,24 +41,33 @@ class Translator(DagsterDbtTranslator):
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=Translator())
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse):
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse,
+               build: BuildSettings):
     """`dbt run`, then `dbt test`: the data tests, reported as asset checks (a failed one with its rows).
 
     The dbt unit tests check the models' logic, which a user's data cannot change: they run in
     CI (tests/test_dbt_unit_tests.py), not in every build. Two invocations rather than `dbt build`
     so each stage's cost is its own (benchmarks/run.py); a failed test still fails the build,
     and the warehouse copy is then not published.
+
+    With the `spark` engine the models run on Spark and come back into the build copy as
+    tables (pipelines/spark_engine.py); the data tests then run on DuckDB as they do otherwise.
     """
     with (
         warehouse.dbt_environment(),
         environment_variable(pseudonyms.KEY_ENV, str(pseudonyms.ensure_key())),  # staging's person_key
         _removed_afterwards() as invocations,
     ):
-        with progress.stage("dbt models"):
-            models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
-            yield from _events(models, "models", [])
-        if (error := models.get_error()) is not None:
-            raise error
+        if build.engine_name() == "spark":
+            _models_on_spark(warehouse)
+            for name in context.selected_output_names:
+                yield dg.Output(None, output_name=name)
+        else:
+            with progress.stage("dbt models"):
+                models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
+                yield from _events(models, "models", [])
+            if (error := models.get_error()) is not None:
+                raise error
         failed: list[dg.AssetCheckResult] = []
         with progress.stage("dbt tests"):
             tests = invocations(dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False))
@@ -65,6 +75,19 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
         yield from dbt_tests.with_offending_rows(tests, failed, warehouse.file)
         if (error := dbt_tests.unreported_error(tests, failed)) is not None:
             raise error
+
+
+def _models_on_spark(warehouse: Warehouse) -> None:
+    """Raw tables out as Parquet, dbt on Spark in a child process, every model's relation back in."""
+    spark_engine.check_available()
+    with spark_engine.spark_folder(warehouse.file) as folder:
+        with progress.stage("export raw tables to Parquet"), warehouse.connect() as con:
+            spark_engine.export_raw(con, folder)
+        with progress.stage("dbt models on Spark"):
+            spark_engine.run_models(folder, spark_engine.python_model_names(dbt_project.manifest_path))
+        with progress.stage("models from Spark into DuckDB"), warehouse.connect() as con:
+            copied = spark_engine.copy_back(con, folder)
+        log.info("  %d tables from Spark", copied)
 
 
 @contextlib.contextmanager

@@ -61,27 +61,35 @@ class Outcome:
     def identical(self) -> bool:
         return not (self.count_only_before or self.count_only_after or self.notes)
 
-    def diff_lines(self) -> list[str]:
-        """Each differing row pair (the closest rows of the two sides) as `table key: column before -> after`."""
+    def diff_lines(self, show: int = 5) -> list[str]:
+        """The first `show` differing rows, each paired with the row of the other side that agrees
+        with it on the most leading columns (a table's key columns come first), then on the most
+        columns: `table {key}: column before -> after` for each column that differs."""
         lines = list(self.notes)
         unpaired_after = list(self.only_after)
-        for row in self.only_before:
+        for row in self.only_before[:show]:
             if not unpaired_after:
                 lines.append(f"{self.table}: row only before: {dict(zip(self.columns, row, strict=True))}")
                 continue
-            other = max(unpaired_after, key=lambda candidate: sum(a == b for a, b in zip(row, candidate, strict=True)))
+            other = max(unpaired_after, key=lambda candidate: _likeness(row, candidate))
             unpaired_after.remove(other)
             key = {c: a for c, a, b in zip(self.columns, row, other, strict=True) if a == b}
             shown_key = dict(list(key.items())[:4])
             for column, a, b in zip(self.columns, row, other, strict=True):
                 if a != b:
                     lines.append(f"{self.table} {shown_key}: {column} {a!r} before, {b!r} after")
-        lines += [f"{self.table}: row only after: {dict(zip(self.columns, row, strict=True))}"
-                  for row in unpaired_after]
-        if self.count_only_before > len(self.only_before) or self.count_only_after > len(self.only_after):
+        if len(self.only_before) <= show:
+            lines += [f"{self.table}: row only after: {dict(zip(self.columns, row, strict=True))}"
+                      for row in unpaired_after[:show]]
+        if self.count_only_before > show or self.count_only_after > show:
             lines.append(f"{self.table}: {self.count_only_before} rows only before, {self.count_only_after} "
-                         "only after in all (the first shown)")
+                         f"only after in all (the first {show} shown)")
         return lines
+
+
+def _likeness(row: tuple, other: tuple) -> tuple[int, int]:
+    leading = next((i for i, (a, b) in enumerate(zip(row, other, strict=True)) if a != b), len(row))
+    return leading, sum(a == b for a, b in zip(row, other, strict=True))
 
 
 def _quote(identifier: str) -> str:
@@ -152,7 +160,9 @@ def _difference(con: duckdb.DuckDBPyConnection, select_left: str, select_right: 
                 parameters: dict[str, str], show: int) -> tuple[int, list[tuple]]:
     """How many rows of the left are not in the right (as multisets), and the first few of them."""
     rows = con.execute(
-        "select *, count(*) over () from (" + select_left + " except all " + select_right + ") limit $show",
+        # sorted, so that the rows of the two sides that differ in a late column line up for pairing
+        "select *, count(*) over () from (" + select_left + " except all " + select_right + ")"
+        " order by all limit $show",
         {**parameters, "show": show},
     ).fetchall()
     return (rows[0][-1] if rows else 0), [row[:-1] for row in rows]
@@ -175,8 +185,8 @@ def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, digit
     rounded = digits is not None and any({c.data_type, after[c.name].data_type} & set(FLOAT_TYPES) for c in shared)
     parameters = {"float_format": f"%.{digits - 1}e"} if rounded else {}
     counts = {side: con.execute("select count(*) from " + relation[side]).fetchone()[0] for side in relation}
-    count_before, only_before = _difference(con, selects["before"], selects["after"], parameters, show)
-    count_after, only_after = _difference(con, selects["after"], selects["before"], parameters, show)
+    count_before, only_before = _difference(con, selects["before"], selects["after"], parameters, _PAIRED)
+    count_after, only_after = _difference(con, selects["after"], selects["before"], parameters, _PAIRED)
     if rel_tol is not None and (only_before or only_after):
         # Near rows are paired on the exact values: read both sides' differing rows again unrounded.
         exact = {side: "select " + ", ".join(_expression(c, None, after[c.name] if loose_types else None)
@@ -187,12 +197,11 @@ def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, digit
         if count_before <= _PAIRED and count_after <= _PAIRED:
             only_before, only_after = _forgive_near(only_before, only_after, rel_tol)
             count_before, count_after = len(only_before), len(only_after)
-        only_before, only_after = only_before[:show], only_after[:show]
     return Outcome(f"{schema}.{table}", counts["before"], counts["after"], only_before, only_after,
                    count_before, count_after, notes, tuple(c.name for c in shared))
 
 
-def _print(outcome: Outcome) -> None:
+def _print(outcome: Outcome, show: int) -> None:
     rows = (f"{outcome.rows_before:,}" if outcome.rows_before == outcome.rows_after
             else f"{outcome.rows_before:,} -> {outcome.rows_after:,}")
     verdict = "identical" if outcome.identical else (
@@ -201,7 +210,7 @@ def _print(outcome: Outcome) -> None:
     for note in outcome.notes:
         print(f"    {note}")
     for label, rows_shown in (("before only", outcome.only_before), ("after only ", outcome.only_after)):
-        for row in rows_shown:
+        for row in rows_shown[:show]:
             print(f"    {label}: {row}")
 
 
@@ -244,7 +253,7 @@ def main() -> int:
             print(f"{table:55s} {outcome}")
             differing += 1
             continue
-        _print(outcome)
+        _print(outcome, args.show)
         differing += not outcome.identical
     print(f"{len(outcomes)} tables compared, {differing} differ"
           + (f" (floats at {args.digits} significant digits)" if args.digits else " (exactly)"))

@@ -112,3 +112,25 @@ def test_a_report_renders_from_the_spark_built_warehouse(warehouses, tmp_path):
     # The sample's checkout: 52 defects found before release, 15 escaped and 8 escaped
     # incidents, so (15 + 8) / (52 + 15 + 8) = 23 / 75 = 30.7% escaped, above the RCA threshold.
     assert "checkout 52 15 8 30.7% Yes" in text
+
+
+@pytest.mark.parametrize(("missing", "message"), [
+    ("java", "error: --engine spark needs Java 17 (e.g. apt-get install default-jre-headless)"),
+    ("pyspark", 'error: --engine spark needs pyspark and dbt-spark: pip install -c constraints.txt -e ".[spark]"'),
+])
+def test_a_missing_engine_is_one_line_and_exit_2(missing, message, tmp_path, monkeypatch, capsys):
+    """Checked before anything is read or written: no warehouse, no log, no traceback."""
+    from pipelines import spark_engine
+    from pipelines.cli import main
+
+    if missing == "java":
+        monkeypatch.setattr(spark_engine.shutil, "which", lambda name: None)
+        monkeypatch.delenv("JAVA_HOME", raising=False)
+    else:
+        monkeypatch.setattr(spark_engine.importlib.util, "find_spec", lambda name: None)
+    code = main(["build", "--engine", "spark", "--exports", str(ROOT / "data" / "sample"),
+                 "--warehouse", str(tmp_path / "w.duckdb"), "--reports", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == message
+    assert list(tmp_path.iterdir()) == []

@@ -47,7 +47,8 @@ DELTA_SHARE = 0.01
 JIRA_KEY_OFFSET = 10_000_000  # new issues' numbers: far above any generated key
 # What the cached exports were generated with: other exports are generated again.
 GENERATED_WITH = f"--tests-per-file {TESTS_PER_FILE}; pages of {jira.PAGE_SIZE} issues, {pagerduty.PAGE_SIZE} incidents"
-WHOLE_COMMANDS = ("full_build", "incremental_build")  # recorded by this script around `defectflow build`
+WHOLE_COMMANDS = ("full_build", "incremental_build")
+ENGINE = "duckdb"  # --engine  # recorded by this script around `defectflow build`
 
 
 @dataclass
@@ -95,7 +96,7 @@ def build(folder: Path, warehouse: Path, reports: Path, name: str) -> list[str]:
     with progress.stage(name):
         proc = subprocess.run(
             [_defectflow(), "build", "--exports", str(folder), "--warehouse", str(warehouse),
-             "--reports", str(reports), "--as-of", AS_OF],
+             "--reports", str(reports), "--as-of", AS_OF, "--engine", ENGINE],
             capture_output=True, text=True,
         )
     printed = (proc.stderr + proc.stdout).splitlines()
@@ -209,10 +210,11 @@ def machine() -> str:
 def markdown(stages: list[Stage], notes: dict[int, str]) -> str:
     scales = sorted({s.scale for s in stages})
     by = {(s.scale, s.stage): s for s in stages}
+    engine = "" if ENGINE == "duckdb" else f" --engine {ENGINE}"
     out = [
-        "## Build: stage by stage",
+        "## Build: stage by stage" + (f" (`--engine {ENGINE}`)" if engine else ""),
         "",
-        "Written by `python benchmarks/run.py --scales " + ",".join(str(s) for s in scales) + "`. Machine: "
+        "Written by `python benchmarks/run.py --scales " + ",".join(str(s) for s in scales) + engine + "`. Machine: "
         + machine() + ". Exports: `defectflow generate --tests-per-file " + TESTS_PER_FILE + "` (vendor formats). "
         "Stages as recorded by the build itself (pipelines/progress.py); peak = resident memory of the build "
         "process and its children (dbt, report kernels). `floor`: DuckDB reading every export once. "
@@ -256,7 +258,12 @@ def main() -> None:
     parser.add_argument("--scales", default="10000,100000,1000000", help="defects per scale, comma-separated")
     parser.add_argument("--workdir", default="/tmp/defectflow-bench", help="exports and warehouses (kept)")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json, results.html and RESULTS.md")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="where the models run (`defectflow build --engine`); spark's results get a section "
+                             "of their own in RESULTS.md")
     args = parser.parse_args()
+    global ENGINE
+    ENGINE = args.engine
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     stages: list[Stage] = []
@@ -270,14 +277,15 @@ def main() -> None:
 
 
 def write_results(stages: list[Stage], notes: dict[int, str], out: Path) -> None:
-    (out / "results.json").write_text(json.dumps(
+    suffix = "" if ENGINE == "duckdb" else f"_{ENGINE}"
+    (out / f"results{suffix}.json").write_text(json.dumps(
         [{k: v for k, v in vars(s).items() if k != "runs"} for s in stages], indent=1) + "\n", encoding="utf-8")
-    plot(stages, out / "results.html")
+    plot(stages, out / f"results{suffix}.html")
     if out.resolve() == HERE:
-        write_section("build", markdown(stages, notes))
+        write_section("build" if ENGINE == "duckdb" else f"build_{ENGINE}", markdown(stages, notes))
     else:
         (out / "RESULTS.md").write_text(markdown(stages, notes) + "\n", encoding="utf-8")
-    print(f"wrote {out / 'results.json'}, {out / 'results.html'} and RESULTS.md", flush=True)
+    print(f"wrote {out / f'results{suffix}.json'}, {out / f'results{suffix}.html'} and RESULTS.md", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 
 import contextlib
+import json
 import logging
 import shutil
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
+from dagster_dbt.utils import dagster_name_fn
 
 from pipelines import progress, pseudonyms, spark_engine
 from pipelines.defs.quality import dbt_tests
@@ -60,8 +62,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     ):
         if build.engine_name() == "spark":
             _models_on_spark(warehouse)
-            for name in context.selected_output_names:
-                yield dg.Output(None, output_name=name)
+            yield from _spark_outputs(context)
         else:
             with progress.stage("dbt models"):
                 models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
@@ -88,6 +89,30 @@ def _models_on_spark(warehouse: Warehouse) -> None:
         with progress.stage("models from Spark into DuckDB"), warehouse.connect() as con:
             copied = spark_engine.copy_back(con, folder)
         log.info("  %d tables from Spark", copied)
+
+
+def _spark_outputs(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+    """One output per selected model, parents first (Dagster requires a multi-asset's outputs in
+    dependency order): the models were built on Spark and are in the build copy now."""
+    nodes = dbt_project_manifest()["nodes"]
+    selected = set(context.selected_output_names)
+    done: set[str] = set()
+
+    def visit(unique_id: str) -> Iterator[dg.Output]:
+        if unique_id in done or unique_id not in nodes:
+            return
+        done.add(unique_id)
+        for parent in nodes[unique_id]["depends_on"]["nodes"]:
+            yield from visit(parent)
+        if (name := dagster_name_fn(nodes[unique_id])) in selected:
+            yield dg.Output(None, output_name=name)
+
+    for unique_id in sorted(nodes):
+        yield from visit(unique_id)
+
+
+def dbt_project_manifest() -> dict[str, Any]:
+    return json.loads(Path(dbt_project.manifest_path).read_text())
 
 
 @contextlib.contextmanager

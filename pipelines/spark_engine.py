@@ -25,6 +25,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines import progress
 from pipelines.warehouse import DBT_PROJECT_DIR
 
 log = logging.getLogger("defectflow")
@@ -47,6 +49,7 @@ MODEL_SCHEMAS = ("staging", "intermediate", "marts", "audit", "history")
 #: Appended per build (incremental), never replaced: Spark starts each build without them.
 APPENDED_SCHEMAS = ("history",)
 _PROGRESS = "progress: "
+_DBT_DONE = re.compile(r"\b(\d+) of (\d+) (?:OK|ERROR|SKIP|PASS|FAIL|WARN)\b")
 
 
 class SparkUnavailable(RuntimeError):
@@ -100,6 +103,8 @@ def run_models(folder: Path, python_models: list[str]) -> None:
             if line.startswith(_PROGRESS):
                 log.info("  spark: %s", line.removeprefix(_PROGRESS).rstrip())
             else:
+                if done := _DBT_DONE.search(line):  # dbt's "3 of 67 OK created ..." as the build's progress bar
+                    progress.advance("dbt models on Spark", int(done[1]), int(done[2]))
                 sys.stdout.write(line)
                 tail = [*tail[-19:], line.rstrip()]
         code = child.wait()

@@ -63,6 +63,8 @@ class BuildSettings(dg.ConfigurableResource):
     as_of: str = ""
     reports_dir: str = ""
     git_repo: str = ""
+    # Publish a build that loaded no row from exports that held some (pipelines/defs/ingest/assets.py).
+    allow_empty: bool = False
 
     def exports(self) -> Path:
         return Path(self.exports_dir or os.environ.get("DEFECTFLOW_EXPORTS") or DEFAULT_EXPORTS).resolve()

@@ -1,11 +1,10 @@
 """The dbt models as Dagster assets: one DbtProject, one translator, dbt tests as asset checks."""
 
 
-import contextlib
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,41 +47,25 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     so each stage's cost is its own (benchmarks/run.py); a failed test still fails the build,
     and the warehouse copy is then not published.
     """
+    # dbt's target and logs go to the build copy's folder, removed with it: nothing of a build
+    # stays in the installed project (dagster-dbt would give each invocation a folder there).
+    target = warehouse.work_dir / "dbt"
     with (
         warehouse.dbt_environment(),
         environment_variable(pseudonyms.KEY_ENV, str(pseudonyms.ensure_key())),  # staging's person_key
-        _removed_afterwards() as invocations,
     ):
         with progress.stage("dbt models"):
-            models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
+            models = dbt.cli(["run"], context=context, raise_on_error=False, target_path=target / "run")
             yield from _events(models, "models", [])
         if (error := models.get_error()) is not None:
             raise error
         failed: list[dg.AssetCheckResult] = []
         with progress.stage("dbt tests"):
-            tests = invocations(dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False))
+            tests = dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False, target_path=target / "test")
             yield from _events(tests, "tests", failed)
         yield from dbt_tests.with_offending_rows(tests, failed, warehouse.file)
         if (error := dbt_tests.unreported_error(tests, failed)) is not None:
             raise error
-
-
-@contextlib.contextmanager
-def _removed_afterwards() -> Iterator[Callable[[DbtCliInvocation], DbtCliInvocation]]:
-    """dagster-dbt gives every invocation a target folder of its own inside the installed project
-    (compiled SQL, artifacts: tens of MB at scale); they are read only during the step, so
-    they go when it ends instead of piling up build after build."""
-    seen: list[DbtCliInvocation] = []
-
-    def keep(invocation: DbtCliInvocation) -> DbtCliInvocation:
-        seen.append(invocation)
-        return invocation
-
-    try:
-        yield keep
-    finally:
-        for invocation in seen:
-            shutil.rmtree(invocation.target_path, ignore_errors=True)
 
 
 #: What a build tests: every data test, no unit test.
@@ -110,9 +93,12 @@ def _counted(node: Mapping[str, Any], task: str) -> bool:
 
 
 def _dbt_executable() -> str:
-    """The dbt installed beside this Python, so an un-activated virtualenv works too."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """dbt beside this Python (an un-activated virtualenv works too), started through
+    `defectflow-dbt` so that it ends with the build (pipelines/dbt_child.py)."""
+    for name in ("defectflow-dbt", "dbt"):
+        if (beside := Path(sys.executable).parent / name).exists():
+            return str(beside)
+    return shutil.which("dbt") or "dbt"
 
 
 defs = dg.Definitions(

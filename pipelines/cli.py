@@ -223,7 +223,8 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         progress.listening(DISPLAY),
     ):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    busy = None if result.success else _resource_error(result, ("WarehouseBusy", "WarehouseDamaged", "WarehouseUnwritable"))
+    refused = ("WarehouseBusy", "WarehouseDamaged", "WarehouseUnwritable")
+    busy = None if result.success else _resource_error(result, refused)
     if busy:
         own_log.unlink(missing_ok=True)
         raise BuildFailed(busy)

@@ -95,7 +95,8 @@ def main() -> None:
 
     target = workdir / "dbt-target"
     command = [str(Path(sys.executable).parent / "dbt"), "run", "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet"]
+               "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target),
+               "--quiet"]
     if args.select:
         command += ["--select", args.select]
     started = time.perf_counter()

@@ -94,10 +94,12 @@ def parse_dbt_project(warehouse: Path | None = None) -> None:
     ):
         if (target / PARTIAL_PARSE).exists():
             shutil.copyfile(target / PARTIAL_PARSE, Path(scratch) / PARTIAL_PARSE)
+        # Its log goes with the scratch folder: nothing grows in the installed project.
         result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                                     "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", scratch])
+                                     "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", scratch,
+                                     "--log-path", scratch])
         if not result.success:
-            raise BuildFailed(f"dbt parse failed: {result.exception or 'see dbt_project/logs/dbt.log'}")
+            raise BuildFailed(f"dbt parse failed: {result.exception or 'see its errors above'}")
         for name in (PARTIAL_PARSE, "manifest.json"):
             os.replace(Path(scratch) / name, target / name)
     stamp.write_text(key)
@@ -121,6 +123,7 @@ def run_build(
     as_of_text: str | None,
     git_repo: Path | None = None,
     recover_damaged: bool = False,
+    allow_empty: bool = False,
     engine: str = "duckdb",
 ) -> BuildResult:
     """Ingest, dbt build (models + tests), reports: the `weekly_build` job, in process.
@@ -155,7 +158,8 @@ def run_build(
     _stage(1, 4, "parsing the dbt project")
     parse_dbt_project(warehouse)
     build_log = warehouse.with_name(warehouse.name + ".build.log")
-    summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log, engine)
+    summary, pages = _run_job(exports, warehouse, reports, policy_file, as_of, git_repo, build_log, allow_empty,
+                              engine)
     _stage(4, 4, f"done: {warehouse}")
     return BuildResult(
         warehouse=warehouse,
@@ -176,7 +180,8 @@ def _check_targets(warehouse: Path, reports: Path) -> None:
         if not folder.is_dir():
             raise BuildFailed(f"{folder} is a file, not a folder: name another --warehouse or --reports")
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise BuildFailed(f"cannot write to {folder}: permission denied")
+            why = "read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY else "permission denied"
+            raise BuildFailed(f"cannot write to {folder}: {why}")
     warehouse.parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -187,7 +192,7 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, as_of, git_repo: Path | None,
-             build_log: Path, engine: str = "duckdb") -> tuple[dict[str, int], list[Path]]:
+             build_log: Path, allow_empty: bool, engine: str = "duckdb") -> tuple[dict[str, int], list[Path]]:
     _stage(2, 4, f"building from {exports} (as of {as_of.isoformat()})")
     import dagster as dg
 
@@ -204,6 +209,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
                     "as_of": as_of.isoformat(),
                     "reports_dir": str(reports.resolve()),
                     "git_repo": str(git_repo.resolve()) if git_repo else "",
+                    "allow_empty": allow_empty,
                     "engine": engine,
                 }
             },
@@ -227,13 +233,18 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
         progress.listening(DISPLAY),
     ):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
-    busy = None if result.success else _busy_message(result)
+    refused = ("WarehouseBusy", "WarehouseDamaged", "WarehouseUnwritable")
+    busy = None if result.success else _resource_error(result, refused)
     if busy:
         own_log.unlink(missing_ok=True)
         raise BuildFailed(busy)
     os.replace(own_log, build_log)
     if not result.success:
         raise BuildFailed(_failure_message(result, build_log))
+    # The swap happens as the run's warehouse resource closes, where Dagster logs an error
+    # without failing the run.
+    if unpublished := _resource_error(result, ("PublishFailed",)):
+        raise BuildFailed(unpublished)
 
     _stage(3, 4, "load summary")
     lines, summary = console.load_summary(warehouse, verbose)
@@ -266,6 +277,9 @@ def _failure_message(result, build_log: Path) -> str:
             while error is not None and error.cause is not None:
                 error = error.cause
             detail = error.message.strip() if error else "unknown error"
+            if "No space left on device" in detail:  # OSError and DuckDB's IO Error alike
+                detail = (f"no space left on device: free space in {build_log.parent} (the build copy and "
+                          f"dbt's files are written there) or name another --warehouse. {detail}")
             messages.append(f"step {event.step_key} failed: {detail}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
@@ -275,12 +289,13 @@ def _failure_message(result, build_log: Path) -> str:
     return f"{text}\n(dbt's log: {build_log})"
 
 
-def _busy_message(result) -> str | None:
-    """The resource refused to start (another build holds the warehouse, or it cannot be read), saying why."""
+def _resource_error(result, names: tuple[str, ...]) -> str | None:
+    """The message of the first error of one of these classes the warehouse resource raised:
+    refusing to start (another build holds the warehouse, or it cannot be read) or to publish."""
     for event in result.all_events:
         error = getattr(event.event_specific_data, "error", None)
         while error is not None:
-            if error.cls_name in ("WarehouseBusy", "WarehouseDamaged"):
+            if error.cls_name in names:
                 return error.message.strip().removeprefix(f"pipelines.warehouse.{error.cls_name}: ")
             error = error.cause
     return None
@@ -339,6 +354,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         as_of_text=args.as_of,
         git_repo=Path(args.git_repo) if args.git_repo else None,
         recover_damaged=args.recover,
+        allow_empty=args.allow_empty,
         engine=args.engine,
     )
     _print_result(result)
@@ -536,6 +552,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--recover", action="store_true",
                        help="an unreadable warehouse: restore <warehouse>.previous (or rebuild from the exports), "
                             "then build")
+    build.add_argument("--allow-empty", action="store_true",
+                       help="publish the build even when exports that held data gave no row (by default such a "
+                            "build stops and the previous warehouse is kept)")
     build.set_defaults(func=cmd_build)
 
     pull = sub.add_parser("pull", help="fetch the connected sources' API pages into the exports folder",

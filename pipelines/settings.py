@@ -63,6 +63,8 @@ class BuildSettings(dg.ConfigurableResource):
     as_of: str = ""
     reports_dir: str = ""
     git_repo: str = ""
+    # Publish a build that loaded no row from exports that held some (pipelines/defs/ingest/assets.py).
+    allow_empty: bool = False
     #: "duckdb" (default) or "spark" (pipelines/spark_engine.py); empty: DEFECTFLOW_ENGINE, else duckdb.
     engine: str = ""
 

@@ -21,6 +21,7 @@ It prints one `progress:` line per phase, which the parent relays to the console
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import json
 import logging
@@ -65,10 +66,10 @@ def check_available() -> None:
 
 
 @contextlib.contextmanager
-def spark_folder(build_file: Path) -> Iterator[Path]:
+def spark_folder(work_dir: Path) -> Iterator[Path]:
     """Spark's files for one build (Parquet in and out, metastore, warehouse): under
-    DEFECTFLOW_SPARK_DIR when set, else beside the build copy; removed afterwards."""
-    parent = Path(os.environ.get(SPARK_DIR_ENV) or build_file.parent)
+    DEFECTFLOW_SPARK_DIR when set, else in the build's own folder; removed afterwards."""
+    parent = Path(os.environ.get(SPARK_DIR_ENV) or work_dir)
     parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=".spark-", dir=parent))
     try:
@@ -260,7 +261,18 @@ def _child(folder: Path, python_models: list[str]) -> None:
         spark.table(f"{node['schema']}.{name}").write.parquet(str(folder / "out" / node["schema"] / name))
 
 
+def _end_with_parent() -> None:
+    """SIGTERM when the build's process dies, even by kill -9 (as pipelines/dbt_child.py does for
+    dbt); Spark's JVM ends with this process (it watches the pipe pyspark holds)."""
+    if sys.platform.startswith("linux"):
+        parent = os.getppid()
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:
+            sys.exit(128 + signal.SIGTERM)
+
+
 def main(argv: list[str]) -> int:
+    _end_with_parent()
     logging.basicConfig(level=logging.WARNING)
     try:
         _child(Path(argv[0]), argv[1:])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import shutil
@@ -72,24 +73,94 @@ def building_path(warehouse: Path) -> Path:
     return warehouse.with_name(f".{warehouse.name}.building")
 
 
+def work_path(warehouse: Path) -> Path:
+    """The build copy's own folder: dbt's target and logs, the reports until they are published.
+    Beside the copy (its name starts like it, so a killed build's folder goes with its copy)."""
+    return warehouse.with_name(f".{warehouse.name}.building.files")
+
+
 class BuildCopy:
-    """The copy a build writes: `path` while it runs, `publish()` swaps it in."""
+    """The copy a build writes: `path` while it runs, `publish()` swaps it in with its reports."""
 
     def __init__(self, warehouse: Path, path: Path) -> None:
         self.warehouse = warehouse
         self.path = path
+        self.work = work_path(warehouse)
+        self._reports: dict[Path, Path] = {}  # staged folder -> where its files are published
+
+    def staged_reports(self, final: Path) -> Path:
+        """Where the build renders the reports bound for `final`: they reach it only with the swap,
+        so a build that fails (or whose swap fails) publishes no report."""
+        staged = self.work / "reports"
+        self._reports[staged] = final
+        return staged
+
+    def published_path(self, staged_file: Path) -> Path:
+        """Where a staged report will be once published."""
+        for staged, final in self._reports.items():
+            if staged_file.is_relative_to(staged):
+                return final / staged_file.relative_to(staged)
+        raise ValueError(f"{staged_file} is not a staged report")
 
     def publish(self) -> None:
-        """Swap the copy in; the warehouse it replaces becomes `<name>.previous`, the way back
-        should the new file be damaged later (a full disk, a truncating copy)."""
+        """Swap the copy in, then move its reports into place. The warehouse it replaces becomes
+        `<name>.previous`, the way back should the new file be damaged later (a full disk, a
+        truncating copy)."""
         with progress.stage("warehouse swap"):
-            with duckdb.connect(str(self.path)) as con:
-                con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
-            if self.warehouse.exists():
-                _keep_previous(self.warehouse)
-            # an old WAL replayed against the new file would corrupt it
-            self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
-            os.replace(self.path, self.warehouse)
+            try:
+                with duckdb.connect(str(self.path)) as con:
+                    con.execute("checkpoint")  # everything in the main file: no WAL travels with the swap
+                if self.warehouse.exists():
+                    _keep_previous(self.warehouse)
+                # an old WAL replayed against the new file would corrupt it
+                self.warehouse.with_name(self.warehouse.name + ".wal").unlink(missing_ok=True)
+                os.replace(self.path, self.warehouse)
+            except (OSError, duckdb.Error) as exc:
+                raise PublishFailed(f"the build could not replace {self.warehouse} ({_reason(exc)}): "
+                                    "the previous warehouse and reports are kept") from None
+            for staged, final in self._reports.items():
+                try:
+                    _move_files(staged, final)
+                except OSError as exc:
+                    raise PublishFailed(f"the warehouse {self.warehouse} was published, but its reports could "
+                                        f"not be moved into {final} ({_reason(exc)})") from None
+
+
+class WarehouseUnwritable(RuntimeError):
+    """The build cannot write its copy of the warehouse (a full disk, a read-only folder)."""
+
+
+def _size(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.1f} MB"
+
+
+class PublishFailed(RuntimeError):
+    """A build that finished could not put its warehouse or reports in place."""
+
+
+def _reason(exc: BaseException) -> str:
+    """An OS or DuckDB error as the user reads it: `No space left on device`, not its repr."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _move_files(source: Path, target: Path) -> None:
+    """Every file under `source` to the same place under `target`, each replaced whole: a reader
+    never sees half a report. By rename; across file systems by a copy renamed into place."""
+    for path in sorted(source.rglob("*")):
+        if path.is_dir():
+            continue
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, destination)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            partial = destination.with_name(f".{destination.name}.partial")
+            shutil.copyfile(path, partial)
+            os.replace(partial, destination)
 
 
 def _keep_previous(warehouse: Path) -> None:
@@ -222,15 +293,24 @@ def build_copy(warehouse: Path) -> Iterator[BuildCopy]:
             else:
                 leftover.unlink(missing_ok=True)
         building = building_path(warehouse)
-        with progress.stage("warehouse copy"):
-            for source, target in zip(_sidecars(warehouse), _sidecars(building)):
-                if source.exists():
-                    shutil.copyfile(source, target)
+        copy = BuildCopy(warehouse, building)
         try:
-            yield BuildCopy(warehouse, building)
+            with progress.stage("warehouse copy"):
+                try:
+                    for source, target in zip(_sidecars(warehouse), _sidecars(building)):
+                        if source.exists():
+                            shutil.copyfile(source, target)
+                    copy.work.mkdir()
+                except OSError as exc:
+                    need = sum(path.stat().st_size for path in _sidecars(warehouse) if path.exists())
+                    raise WarehouseUnwritable(f"cannot copy {warehouse} to build into: {_reason(exc)} (the copy "
+                                              f"needs {_size(need)} in {warehouse.parent}); free space there or "
+                                              "name another --warehouse") from None
+            yield copy
         finally:
             for path in _sidecars(building):
                 path.unlink(missing_ok=True)
+            shutil.rmtree(copy.work, ignore_errors=True)
 
 
 @contextmanager

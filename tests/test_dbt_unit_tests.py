@@ -27,7 +27,7 @@ def test_every_dbt_unit_test_passes(tiny_build, tmp_path: Path) -> None:
     dbt = str(Path(sys.executable).parent / "dbt")
     proc = subprocess.run(
         [dbt, "test", "--select", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target)],
+         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target)],
         capture_output=True, text=True, env={**os.environ, WAREHOUSE_ENV: str(warehouse)},
     )
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))

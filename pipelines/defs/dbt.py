@@ -1,12 +1,11 @@
 """The dbt models as Dagster assets: one DbtProject, one translator, dbt tests as asset checks."""
 
 
-import contextlib
 import json
 import logging
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -55,23 +54,25 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
     With the `spark` engine the models run on Spark and come back into the build copy as
     tables (pipelines/spark_engine.py); the data tests then run on DuckDB as they do otherwise.
     """
+    # dbt's target and logs go to the build copy's folder, removed with it: nothing of a build
+    # stays in the installed project (dagster-dbt would give each invocation a folder there).
+    target = warehouse.work_dir / "dbt"
     with (
         warehouse.dbt_environment(),
         environment_variable(pseudonyms.KEY_ENV, str(pseudonyms.ensure_key())),  # staging's person_key
-        _removed_afterwards() as invocations,
     ):
         if build.engine_name() == "spark":
             _models_on_spark(warehouse)
             yield from _spark_outputs(context)
         else:
             with progress.stage("dbt models"):
-                models = invocations(dbt.cli(["run"], context=context, raise_on_error=False))
+                models = dbt.cli(["run"], context=context, raise_on_error=False, target_path=target / "run")
                 yield from _events(models, "models", [])
             if (error := models.get_error()) is not None:
                 raise error
         failed: list[dg.AssetCheckResult] = []
         with progress.stage("dbt tests"):
-            tests = invocations(dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False))
+            tests = dbt.cli(["test", *TEST_ARGS], context=context, raise_on_error=False, target_path=target / "test")
             yield from _events(tests, "tests", failed)
         yield from dbt_tests.with_offending_rows(tests, failed, warehouse.file)
         if (error := dbt_tests.unreported_error(tests, failed)) is not None:
@@ -81,7 +82,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse
 def _models_on_spark(warehouse: Warehouse) -> None:
     """Raw tables out as Parquet, dbt on Spark in a child process, every model's relation back in."""
     spark_engine.check_available()
-    with spark_engine.spark_folder(warehouse.file) as folder:
+    with spark_engine.spark_folder(warehouse.work_dir) as folder:
         with progress.stage("export raw tables to Parquet"), warehouse.connect() as con:
             spark_engine.export_raw(con, folder)
         with progress.stage("dbt models on Spark"):
@@ -115,24 +116,6 @@ def dbt_project_manifest() -> dict[str, Any]:
     return json.loads(Path(dbt_project.manifest_path).read_text())
 
 
-@contextlib.contextmanager
-def _removed_afterwards() -> Iterator[Callable[[DbtCliInvocation], DbtCliInvocation]]:
-    """dagster-dbt gives every invocation a target folder of its own inside the installed project
-    (compiled SQL, artifacts: tens of MB at scale); they are read only during the step, so
-    they go when it ends instead of piling up build after build."""
-    seen: list[DbtCliInvocation] = []
-
-    def keep(invocation: DbtCliInvocation) -> DbtCliInvocation:
-        seen.append(invocation)
-        return invocation
-
-    try:
-        yield keep
-    finally:
-        for invocation in seen:
-            shutil.rmtree(invocation.target_path, ignore_errors=True)
-
-
 #: What a build tests: every data test, no unit test.
 TEST_ARGS = ("--exclude-resource-type", "unit_test")
 
@@ -158,9 +141,12 @@ def _counted(node: Mapping[str, Any], task: str) -> bool:
 
 
 def _dbt_executable() -> str:
-    """The dbt installed beside this Python, so an un-activated virtualenv works too."""
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else (shutil.which("dbt") or "dbt")
+    """dbt beside this Python (an un-activated virtualenv works too), started through
+    `defectflow-dbt` so that it ends with the build (pipelines/dbt_child.py)."""
+    for name in ("defectflow-dbt", "dbt"):
+        if (beside := Path(sys.executable).parent / name).exists():
+            return str(beside)
+    return shutil.which("dbt") or "dbt"
 
 
 defs = dg.Definitions(

@@ -70,6 +70,7 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
         worst = postmortem.worst_recent_release(con, POSTMORTEM_DAYS)
     recent, unrendered = recent[:POST_RELEASE_LIMIT], recent[POST_RELEASE_LIMIT:]
 
+    staged = warehouse.staged_reports(build.reports())  # published with the warehouse, or not at all
     entries: list[IndexEntry] = []
     total = 2 + len(recent) + bool(worst)  # the briefing, the post-release reports, the post-mortem, clusters
     progress.advance("reports", 0, total)
@@ -77,11 +78,11 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
     def render(name: str, params: dict[str, str], subject: str) -> list[str]:
         report = _BY_NAME[name]
         with progress.stage(f"report {name}"):
-            path = render_report(report, params, warehouse.file, build.reports(), kernel)
+            path = render_report(report, params, warehouse.file, staged, kernel)
         log.debug("  report %s", path)
         entries.append(IndexEntry(report.title, subject, path))
         progress.advance("reports", len(entries), total)
-        return [str(path)]
+        return [str(warehouse.published_path(path))]
 
     def rendered(name: str, paths: list[str]) -> dg.MaterializeResult:
         return dg.MaterializeResult(asset_key=_spec(name).key, metadata={"paths": dg.MetadataValue.json(paths)})
@@ -118,8 +119,8 @@ def reports(build: BuildSettings, warehouse: Warehouse) -> Iterator[dg.Materiali
     yield dg.MaterializeResult(
         asset_key=INDEX_KEY,
         metadata={
-            "path": dg.MetadataValue.path(str(index)),
-            "reports": dg.MetadataValue.json([str(e.path) for e in entries]),
+            "path": dg.MetadataValue.path(str(warehouse.published_path(index))),
+            "reports": dg.MetadataValue.json([str(warehouse.published_path(e.path)) for e in entries]),
         },
     )
 

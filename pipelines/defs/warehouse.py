@@ -38,9 +38,24 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def file(self) -> Path:
         """The file steps read and write: this run's copy."""
+        return self._build_copy().path
+
+    def _build_copy(self) -> BuildCopy:
         if self._copy is None:
             raise RuntimeError("the warehouse is written only inside a run (it holds the build copy)")
-        return self._copy.path
+        return self._copy
+
+    @property
+    def work_dir(self) -> Path:
+        """This run's own folder (dbt's target and logs), removed with the copy."""
+        return self._build_copy().work
+
+    def staged_reports(self, final: Path) -> Path:
+        """Where this run renders the reports bound for `final`; published with the warehouse."""
+        return self._build_copy().staged_reports(final)
+
+    def published_path(self, staged_file: Path) -> Path:
+        return self._build_copy().published_path(staged_file)
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

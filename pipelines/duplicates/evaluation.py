@@ -112,7 +112,8 @@ def run_dbt(warehouse: Path, target: Path, arguments: Iterable[str], memory_limi
     probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
     command = [sys.executable, "-c", probe, dbt, "run", "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--quiet", *arguments]
+               "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(target), "--log-path", str(target),
+               "--quiet", *arguments]
     out = subprocess.run(command, check=True, env=env, capture_output=True, text=True).stdout
     return int(out.split()[-1]) // 1024
 

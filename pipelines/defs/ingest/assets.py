@@ -9,6 +9,7 @@ from pipelines.defs.ingest.loader import load_exports
 from pipelines.defs.ingest.manifest import policy_fingerprint
 from pipelines.defs.warehouse import Warehouse
 from pipelines.policy import SHIPPED_POLICY, load_policy
+from pipelines.printable import printable
 from pipelines.settings import BuildSettings
 from pipelines.warehouse import own_files
 
@@ -18,6 +19,7 @@ RAW_TABLES = [*ENTITIES, "build_info", "policy_settings", "policy_vocabulary", "
               "policy_environments", "policy_statuses", "policy_severities", "policy_postmortem_severities"]
 BOOKKEEPING = ["load_report", "quarantine", "ingested_files"]
 INVARIANT_CHECK = "rows_read_equal_loaded_plus_quarantined"
+EMPTY_CHECK = "rows_loaded_from_exports"
 # Table names come from the fixed lists above, never from input.
 COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + BOOKKEEPING}
 
@@ -35,7 +37,15 @@ COUNT_SQL = {name: "select count(*) from raw." + name for name in RAW_TABLES + B
             blocking=True,
             description="Per file: rows read = rows loaded + rows quarantined, "
                         "and the raw tables hold exactly those rows.",
-        )
+        ),
+        dg.AssetCheckSpec(
+            EMPTY_CHECK,
+            asset=["raw", "load_report"],
+            blocking=True,
+            description="Exports that were read (or a previous build's that are gone) gave at least one row: "
+                        "a build that would publish an empty warehouse in place of data stops, unless "
+                        "`--allow-empty`.",
+        ),
     ],
 )
 def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings, warehouse: Warehouse):
@@ -71,6 +81,29 @@ def raw_exports(context: dg.AssetExecutionContext, build: BuildSettings, warehou
         passed=not failures,
         metadata={"violations": dg.MetadataValue.json(failures)},
     )
+    emptied = None if build.allow_empty or sum(counts[name] for name in ENTITIES) else empty_build_reason(summary)
+    yield dg.AssetCheckResult(
+        check_name=EMPTY_CHECK,
+        asset_key=["raw", "load_report"],
+        passed=emptied is None,
+        metadata={} if emptied is None else {"failures": dg.MetadataValue.text(emptied)},
+    )
+
+
+def empty_build_reason(summary) -> str | None:
+    """Why a build that loaded no row must not replace the warehouse, or None when nothing was
+    there to load (an empty exports folder builds an empty warehouse, as a first build may)."""
+    read = [f for f in summary.files if f.status != "skipped"]
+    if not read and not summary.removed:
+        return None
+    rejected = summary.rejected_files
+    lines = [f"  0 rows loaded from {len(read)} export file(s): {len(rejected)} rejected, "
+             f"{summary.rows_quarantined} row(s) quarantined"
+             + (f", {len(summary.removed)} file(s) of the last build gone from the folder" if summary.removed else "")]
+    lines += [f"  {printable(f.source_file)}: {printable(f.message)}" for f in rejected[:3]]
+    lines.append("  the previous warehouse and reports are kept; fix the exports or the policy, "
+                 "or build with --allow-empty to publish an empty warehouse")
+    return "\n".join(lines)
 
 
 def summary_markdown(summary) -> str:

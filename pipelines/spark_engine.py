@@ -181,7 +181,8 @@ def _dbt(args: list[str]) -> None:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke([*args, "--target", "spark", "--project-dir", str(DBT_PROJECT_DIR),
-                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", _TARGET])
+                                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", _TARGET,
+                                 "--log-path", _TARGET])
     if not result.success:
         failed = [r.node.name for r in getattr(result.result, "results", None) or []
                   if str(r.status) in ("error", "fail")]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -200,3 +201,46 @@ def test_a_ui_run_publishes_on_success_and_a_failed_one_publishes_nothing(tmp_pa
     with connect(warehouse, read_only=True) as con:  # the run's history rows arrived with the swap
         assert con.execute("select count(distinct built_at) from history.metric_snapshots").fetchall() == [(builds + 1,)]
     assert not list(tmp_path.glob(".w.duckdb.building*"))
+
+
+def _dbt_children_of(building: Path) -> list[int]:
+    """`dbt run` processes writing this build copy (their profile reads its path from the environment)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"run" in command and any(part.endswith(b"/dbt") for part in command) \
+                and f"DEFECTFLOW_WAREHOUSE={building}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_dbt_writes_under_the_warehouse_folder_and_ends_with_a_killed_build(tmp_path, tiny_build):
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copyfile(tiny_build.warehouse, warehouse)
+    building = tmp_path / ".w.duckdb.building"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "defectflow"), "build", "--exports", str(TINY), "--warehouse",
+         str(warehouse), "--reports", str(tmp_path / "r"), "--as-of", TINY_AS_OF],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not (children := _dbt_children_of(building)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert children, "the build never started dbt"
+        # dbt's target and log are the build copy's, not the installed project's
+        assert (tmp_path / ".w.duckdb.building.files" / "dbt" / "run").is_dir()
+
+        proc.kill()  # the CLI alone, as the out-of-memory killer would
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while _dbt_children_of(building) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _dbt_children_of(building) == []
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)

@@ -29,7 +29,16 @@
 {#- Vocabulary match key: case, spaces and punctuation do not matter
     (the same rule as pipelines.policy.match_key). -#}
 {% macro match_key(expr) -%}
+    {{ return(adapter.dispatch('match_key', 'defectflow')(expr)) }}
+{%- endmacro %}
+
+{% macro default__match_key(expr) -%}
     regexp_replace(lower({{ expr }}), '[^\p{L}\p{N}]+', '', 'g')
+{%- endmacro %}
+
+{#- Spark replaces every match; its 4th argument is a start position, not a flag. -#}
+{% macro spark__match_key(expr) -%}
+    regexp_replace(lower({{ expr }}), '[^\p{L}\p{N}]+', '')
 {%- endmacro %}
 
 {#- Blank text is missing text. -#}

@@ -256,7 +256,8 @@ def main() -> int:
         _print(outcome, args.show)
         differing += not outcome.identical
     print(f"{len(outcomes)} tables compared, {differing} differ"
-          + (f" (floats at {args.digits} significant digits)" if args.digits else " (exactly)"))
+          + (f" (floats at {args.digits} significant digits)" if args.digits
+             else f" (floats within {args.rel_tol:g} relative)" if args.rel_tol is not None else " (exactly)"))
     return 1 if differing else 0
 
 

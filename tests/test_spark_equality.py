@@ -34,6 +34,11 @@ PUBLIC_SCHEMAS = ["marts", "audit", "history"]
 # When a build ran, and where its files were: never equal between two builds.
 IGNORED = frozenset({"built_at"})
 REL_TOL = 1e-9
+# Issue 14 is half-way: Spark still rejects 15 models (docs/spark.md "Left"), so the Spark demo
+# stops (the fixture's assertion names the models). Strict: once the port lands these pass, and
+# the marker must go. Only that assertion is expected: a missing engine in CI still fails.
+UNPORTED = pytest.mark.xfail(raises=AssertionError, strict=True,
+                             reason="issue 14: models Spark still rejects (docs/spark.md, Left)")
 SPARK_MISSING = (importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None
                  or (shutil.which("java") is None and not os.environ.get("JAVA_HOME")))
 
@@ -60,6 +65,7 @@ def warehouses(tmp_path_factory) -> tuple[Path, Path]:
     return _demo(out, "duckdb"), _demo(out, "spark")
 
 
+@UNPORTED
 def test_every_public_table_is_equal_on_both_engines(warehouses):
     duckdb_built, spark_built = warehouses
     outcomes = compare_warehouses(duckdb_built, spark_built, PUBLIC_SCHEMAS, ignore=IGNORED, show=5,
@@ -82,6 +88,7 @@ def _readable(outcome: Outcome) -> list[str]:
             *("    " + line for line in outcome.diff_lines())]
 
 
+@UNPORTED
 def test_gate_reads_the_spark_built_warehouse(warehouses):
     _, spark_built = warehouses
 
@@ -101,6 +108,7 @@ def test_gate_reads_the_spark_built_warehouse(warehouses):
     assert "PASS" in passed.stdout
 
 
+@UNPORTED
 def test_a_report_renders_from_the_spark_built_warehouse(warehouses, tmp_path):
     _, spark_built = warehouses
     result = subprocess.run(

@@ -135,7 +135,8 @@ def _call(method: str, url: str, payload: dict[str, Any] | None, *, token: str |
     mask = _masker(token)
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if token:
-        headers["Authorization"] = f"{scheme} {token}"
+        # PagerDuty's `Token token=<token>`: a scheme ending in "=" takes the token without a space.
+        headers["Authorization"] = f"{scheme}{'' if scheme.endswith('=') else ' '}{token}"
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     request = _Request(method, url, payload, headers, timeout, mask)

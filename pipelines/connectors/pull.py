@@ -6,14 +6,15 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from pipelines.connectors import github, jira
+from pipelines.connectors import github, gitlab, jira, pagerduty
 from pipelines.connectors.base import Connection, Cursors
 from pipelines.policy import Policy
 
 log = logging.getLogger("defectflow.pull")
 
 Puller = Callable[[Connection, Path, Cursors], list[Path]]
-CONNECTORS: dict[str, Puller] = {"jira": jira.pull, "github": github.pull}
+CONNECTORS: dict[str, Puller] = {"jira": jira.pull, "github": github.pull, "pagerduty": pagerduty.pull,
+                                 "gitlab": gitlab.pull}
 
 
 def cursor_file(warehouse: Path) -> Path:

@@ -244,7 +244,7 @@ class SourceConnection(_Strict):
     token_file: str | None = None
     email_env: str | None = None  # Jira Cloud's basic auth: the variable holding the account email
     query: str | None = None  # Jira: JQL
-    project: str | None = None  # Jira project key, GitHub owner/repo
+    project: str | None = None  # Jira project key, GitHub owner/repo, GitLab project id or group/project path
     page_size: int = Field(default=100, ge=1, le=1000)
 
     @model_validator(mode="after")

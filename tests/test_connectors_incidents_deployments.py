@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -237,3 +238,45 @@ def test_gitlab_401_is_final_and_names_the_source(tmp_path: Path, monkeypatch: p
         attempts = len(server.received)
     assert attempts == 1 and waits == [] and GL_TOKEN not in str(raised.value)
     assert not (tmp_path / "pull-state.json").exists()
+
+
+def _materialize_pull(tmp_path: Path, policy_text: str, **resources: object) -> dg.ExecuteInProcessResult:
+    from pipelines.defs import pull as pull_defs
+    from pipelines.defs.warehouse import Warehouse
+    from pipelines.settings import BuildSettings
+
+    policy = tmp_path / "policy.yml"
+    policy.write_text(policy_text)
+    build = BuildSettings(exports_dir=str(tmp_path / "exports"), policy_path=str(policy))
+    defaults = {name: cls() for name, cls in pull_defs.CONNECTOR_RESOURCES.items()}
+    return dg.materialize([pull_defs.pull], resources={
+        **defaults, "build": build, "warehouse": Warehouse(path=str(tmp_path / "wh" / "w.duckdb")), **resources})
+
+
+def test_dagster_resource_overrides_the_policy_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines.defs.pull import GitLabConnector
+
+    monkeypatch.setenv("GL_TOKEN_TEST", GL_TOKEN)
+    # The policy points at a host that does not exist and a variable that is unset: only the resource's
+    # base URL and token place can make this pull work.
+    policy = ("sources:\n  gitlab:\n    connection:\n      base_url: http://gitlab.invalid/api/v4\n"
+              "      token_env: GL_UNSET_TEST\n      project: acme/shop\n      page_size: 2\n")
+    with LocalServer() as server:
+        server.script(DEPLOYMENTS, Reply(200, json.dumps([_deployment(1, "aaa111", "2026-11-02T10:30:00.000Z")])))
+        result = _materialize_pull(tmp_path, policy,
+                                   gitlab_connector=GitLabConnector(base_url=server.url, token_env="GL_TOKEN_TEST"))
+        sent = [(request.path, request.headers["Authorization"]) for request in server.received]
+    metadata = result.asset_materializations_for_node("pull")[0].metadata
+    assert sent == [(DEPLOYMENTS, f"Bearer {GL_TOKEN}")]
+    assert metadata["gitlab"].value == 1 and metadata["pages"].value == 1
+    assert [path.name.startswith("gitlab-deployments-") for path in (tmp_path / "exports" / "gitlab").iterdir()] == [
+        True]
+
+
+def test_dagster_resource_alone_does_not_turn_a_pull_on(tmp_path: Path) -> None:
+    from pipelines.defs.pull import PagerDutyConnector
+
+    result = _materialize_pull(tmp_path, "sources: {}\n",
+                               pagerduty_connector=PagerDutyConnector(base_url="http://127.0.0.1:9"))
+    assert result.asset_materializations_for_node("pull")[0].metadata["pages"].value == 0
+    assert not (tmp_path / "exports").exists()

@@ -29,12 +29,17 @@ def connected(policy: Policy) -> dict[str, Connection]:
             for name, mapping in mappings.items() if mapping is not None and mapping.connection is not None}
 
 
-def run_pull(policy: Policy, exports: Path, warehouse: Path) -> dict[str, list[Path]]:
-    """Pull each connected source; a failing source stops the pull (its error names it)."""
+def run_pull(policy: Policy, exports: Path, warehouse: Path,
+             connections: dict[str, Connection] | None = None) -> dict[str, list[Path]]:
+    """Pull each connected source; a failing source stops the pull (its error names it).
+
+    `connections`: the Dagster resources' (the policy's, with their overrides); default the policy's.
+    """
     cursors = Cursors(cursor_file(warehouse))
     cursors.path.parent.mkdir(parents=True, exist_ok=True)
     pulled = {}
-    for name, connection in connected(policy).items():
+    chosen = connected(policy) if connections is None else connections
+    for name, connection in chosen.items():
         pulled[name] = CONNECTORS[name](connection, exports, cursors)
         log.info("%s: %d page(s) written to %s", name, len(pulled[name]), exports / name)
     return pulled

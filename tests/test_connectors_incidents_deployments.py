@@ -280,3 +280,55 @@ def test_dagster_resource_alone_does_not_turn_a_pull_on(tmp_path: Path) -> None:
                                pagerduty_connector=PagerDutyConnector(base_url="http://127.0.0.1:9"))
     assert result.asset_materializations_for_node("pull")[0].metadata["pages"].value == 0
     assert not (tmp_path / "exports").exists()
+
+
+def _marts(exports: Path, out: Path) -> dict[str, list[tuple]]:
+    from pipelines.cli import run_build
+
+    run_build(exports=exports, warehouse=out / "w.duckdb", reports=out / "reports", policy=None,
+              as_of_text="2026-11-30T00:00:00Z")
+    with duckdb.connect(str(out / "w.duckdb"), read_only=True) as con:
+        return {
+            "incidents": con.execute(
+                "select incident_id, service, environment, acknowledged_at::varchar, resolved_at::varchar, is_open,"
+                " round(tta_hours, 4), round(ttr_hours, 4) from marts.fct_incidents order by incident_id").fetchall(),
+            "deployments": con.execute(
+                "select * exclude (source_file, source_row) from marts.fct_deployments order by deployment_id"
+            ).fetchall(),
+        }
+
+
+def test_pulled_files_build_the_marts_of_the_hand_export(pd_connection: Connection, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GL_TOKEN_TEST", GL_TOKEN)
+    incidents = [P1, P2, P3]
+    deployments = [_deployment(1, "aaa111", "2026-11-02T10:30:00.000Z"),
+                   _deployment(2, "bbb222", "2026-11-03T10:30:00.000Z"),
+                   _deployment(3, "aaa111", "2026-11-04T10:30:00.000Z")]
+    everything = {"date_range": "all"}
+    with LocalServer() as server:
+        server.script(_incidents(0, everything), Reply(200, _page("incidents", incidents[:2], True)))
+        server.script(_incidents(2, everything), Reply(200, _page("incidents", incidents[2:], False, 2)))
+        _script_logs(server, LOGS)
+        server.script(DEPLOYMENTS, Reply(200, json.dumps(deployments[:2]), {"X-Next-Page": "2"}))
+        server.script(f"{DEPLOYMENTS}&page=2", Reply(200, json.dumps(deployments[2:]), {"X-Next-Page": ""}))
+        _pd_pull(server, pd_connection, tmp_path, [], datetime(2026, 11, 6, tzinfo=UTC))
+        _gl_pull(server, tmp_path, [])
+    # The hand export: one GET /incidents page with the log embedded (the README's jq recipe), one deployments array.
+    hand = tmp_path / "hand"
+    (hand / "pagerduty").mkdir(parents=True)
+    (hand / "gitlab").mkdir()
+    (hand / "pagerduty" / "incidents.json").write_text(json.dumps(
+        {"incidents": [{**incident, "log_entries": LOGS[incident["id"]]} for incident in incidents]}))
+    (hand / "gitlab" / "deployments.json").write_text(json.dumps(deployments))
+
+    pulled = _marts(tmp_path / "exports", tmp_path / "pulled")
+    by_hand = _marts(hand, tmp_path / "by_hand")
+    # MTTA/MTTR worked out from the log: P1 acknowledged 5 min and resolved 30 min after its trigger;
+    # P3 acknowledged after 10 min and still open; P2 neither.
+    assert [(row[0], row[6], row[7], row[5]) for row in pulled["incidents"]] == [
+        ("P1", 0.0833, 0.5, False), ("P2", None, None, True), ("P3", 0.1667, None, True)]
+    assert pulled == by_hand
+    # fct_deployments without source_file/row: deployment_id is column 0, status 8, rollback_of 11.
+    assert [(row[0], row[8], row[11]) for row in pulled["deployments"]] == [
+        ("101", "succeeded", None), ("102", "rolled_back", None), ("103", "succeeded", "102")]

@@ -136,14 +136,13 @@ def audit(warehouse: Path, target: Path) -> list[Finding]:
     findings: list[Finding] = []
     try:
         for schema in SCHEMAS:
-            # SQL text: identifiers only (the fixed SCHEMAS, DuckDB's catalog, the dbt manifest); DDL binds no values.
-            spark.sql(f"create database if not exists {schema}")
+            spark.sql(f"create database if not exists {schema}")  # SQL text: identifier from the fixed SCHEMAS list
         raw_tables = con.execute(
             "select table_name from information_schema.tables where table_schema = 'raw' order by 1"
         ).fetchall()
         for (table,) in raw_tables:
-            # SQL text: identifiers only (the fixed SCHEMAS, DuckDB's catalog, the dbt manifest); DDL binds no values.
-            spark.sql(f"create table raw.{table} ({_columns_ddl(con, 'raw', table)}) using parquet")
+            # SQL text: identifiers only (DuckDB's own catalog: table and column names); DDL binds no values.
+            spark.sql(f"create table raw.{table} ({_columns_ddl(con, 'raw', table)}) using parquet")  # identifiers only
         for node in _ordered_models(manifest):
             schema, name = node["schema"], node["alias"]
             error = "Python model (not run by the session method)"
@@ -151,7 +150,7 @@ def audit(warehouse: Path, target: Path) -> list[Finding]:
                 sql = node["compiled_code"].strip().rstrip(";")
                 try:
                     # SQL text: identifiers and the model's compiled SQL (manifest); DDL binds no values.
-                    spark.sql(f"create view {schema}.{name} as {sql}")
+                    spark.sql(f"create view {schema}.{name} as {sql}")  # identifiers + the model's own SQL
                     difference = _column_difference(
                         spark.table(f"{schema}.{name}").columns, [c for c, _ in _columns(con, schema, name)]
                     )
@@ -162,8 +161,8 @@ def audit(warehouse: Path, target: Path) -> list[Finding]:
                 except Exception as exc:  # a parse error is not an AnalysisException in every Spark
                     error = _first_line(str(exc))
             findings.append(Finding(node["name"], False, error))
-            # SQL text: identifiers only (the fixed SCHEMAS, DuckDB's catalog, the dbt manifest); DDL binds no values.
-            spark.sql(f"create table {schema}.{name} ({_columns_ddl(con, schema, name)}) using parquet")
+            # SQL text: identifiers only (the fixed SCHEMAS, the dbt manifest, DuckDB's catalog); no values.
+            spark.sql(f"create table {schema}.{name} ({_columns_ddl(con, schema, name)}) using parquet")  # identifiers
     finally:
         con.close()
         spark.stop()

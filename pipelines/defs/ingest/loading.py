@@ -132,7 +132,7 @@ def _insert(con: duckdb.DuckDBPyConnection, entity: Entity, parts: list[tuple[st
     con.register("_adapter_rows", frame)
     casts = "".join(f', cast("{n}" as varchar) as "{n}"' for n in names)
     # SQL text: identifiers from the fixed canonical entity list (canonical.py); the rows are a registered frame.
-    con.execute(f"create or replace temp table _src as select source_file, source_row, {_PRESENT}{casts} "
+    con.execute(f"create or replace temp table _src as select source_file, source_row, {_PRESENT}{casts} "  # fixed list
                 "from _adapter_rows")
     con.unregister("_adapter_rows")
     del frame

@@ -129,14 +129,21 @@
 {#- One served deployment per (service, environment, finished_at): ties on
     finished_at break on started_at, then deployment_id (docs/metrics.md settled
     detail 3), so an as-of join has one candidate per instant. -#}
+{#- A subquery that numbers the rows rather than qualify, which Spark lacks
+    (issue 14); the same rows on DuckDB. -#}
 {% macro latest_deployment_per_instant(deployments) -%}
     select service, environment, finished_at, release, deployment_id
-    from {{ deployments }}
-    where served
-    qualify row_number() over (
-        partition by service, environment, finished_at
-        order by started_at desc nulls last, deployment_id desc
-    ) = 1
+    from (
+        select
+            service, environment, finished_at, release, deployment_id,
+            row_number() over (
+                partition by service, environment, finished_at
+                order by started_at desc nulls last, deployment_id desc
+            ) as instant_rank
+        from {{ deployments }}
+        where served
+    ) as ranked_instants
+    where instant_rank = 1
 {%- endmacro %}
 
 {#- Free text for marts: secrets, e-mails, IPs, then the people the exports

@@ -173,3 +173,107 @@
 {% macro spark__empty_list() -%}
     array()
 {%- endmacro %}
+
+{#- An as-of join: every row of `probe` (as `p`, all its columns) with the row
+    of `build` (as `b`) of the same `keys` whose `build_at` is the latest at or
+    before (`inclusive`) or strictly before the probe's `probe_at`; `columns`
+    are select-list items over `b`. `kind` 'inner' drops probe rows without
+    one, 'left' keeps them with NULLs. `build` must hold one row per (keys,
+    build_at): the Spark form joins back on them. -#}
+{% macro asof_join(probe, build, keys, probe_at, build_at, columns, inclusive=true, kind='inner') -%}
+    {{ return(adapter.dispatch('asof_join', 'defectflow')(probe, build, keys, probe_at, build_at, columns, inclusive, kind)) }}
+{%- endmacro %}
+
+{% macro duckdb__asof_join(probe, build, keys, probe_at, build_at, columns, inclusive, kind) -%}
+    select p.*, {{ columns | join(', ') }}
+    from {{ probe }} as p
+    asof {{ kind }} join {{ build }} as b
+        on
+            {% for k in keys -%}
+            p.{{ k }} = b.{{ k }} and
+            {% endfor -%}
+            p.{{ probe_at }} {{ '>=' if inclusive else '>' }} b.{{ build_at }}
+{%- endmacro %}
+
+{#- Spark has no as-of join, and an inequality join numbered per probe row
+    compares every pair of a key (quadratic on a busy service). Instead the
+    build and probe instants of each key are sorted together and each probe
+    instant carries the largest build instant before it (a running max), then
+    both sides are joined back by equality: one sort, no pairs. At equal
+    instants the build row sorts first when `inclusive`, after otherwise. -#}
+{% macro spark__asof_join(probe, build, keys, probe_at, build_at, columns, inclusive, kind) -%}
+    select p.*, {{ columns | join(', ') }}
+    from {{ probe }} as p
+    {{ kind }} join (
+        select {{ keys | join(', ') }}, asof_at, asof_match_at
+        from (
+            select
+                {{ keys | join(', ') }},
+                asof_at,
+                asof_side,
+                max(asof_match_at) over (
+                    partition by {{ keys | join(', ') }}
+                    order by asof_at, asof_side
+                    rows between unbounded preceding and current row
+                ) as asof_match_at
+            from (
+                select {{ keys | join(', ') }}, {{ build_at }} as asof_at, {{ 0 if inclusive else 2 }} as asof_side,
+                    {{ build_at }} as asof_match_at
+                from {{ build }}
+                where {% for k in keys %}{{ k }} is not null and {% endfor %}{{ build_at }} is not null
+                union all
+                select distinct {{ keys | join(', ') }}, {{ probe_at }} as asof_at, 1 as asof_side,
+                    null as asof_match_at
+                from {{ probe }}
+                where {% for k in keys %}{{ k }} is not null and {% endfor %}{{ probe_at }} is not null
+            ) as asof_instants
+        ) as asof_carried
+        where asof_side = 1 and asof_match_at is not null
+    ) as asof_m
+        on
+            {% for k in keys -%}
+            p.{{ k }} = asof_m.{{ k }} and
+            {% endfor -%}
+            p.{{ probe_at }} = asof_m.asof_at
+    {{ kind }} join {{ build }} as b
+        on
+            {% for k in keys -%}
+            asof_m.{{ k }} = b.{{ k }} and
+            {% endfor -%}
+            asof_m.asof_match_at = b.{{ build_at }}
+{%- endmacro %}
+
+{#- A group's `measure` values joined with `delimiter` in the order of the
+    ascending sort keys `order_keys` (a NULL-last key is written as
+    `k is null, k`). dbt-spark's listagg drops the order, so Spark sorts
+    structs of the keys and the value. -#}
+{% macro ordered_listagg(measure, delimiter, order_keys) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'defectflow')(measure, delimiter, order_keys)) }}
+{%- endmacro %}
+
+{% macro duckdb__ordered_listagg(measure, delimiter, order_keys) -%}
+    {{ dbt.listagg(measure, delimiter, 'order by ' ~ order_keys | join(', ')) }}
+{%- endmacro %}
+
+{% macro spark__ordered_listagg(measure, delimiter, order_keys) -%}
+    array_join(transform(array_sort(collect_list(named_struct(
+        {%- for key in order_keys %}
+            'k{{ loop.index }}', {{ key }},
+        {%- endfor %}
+            'v', {{ measure }}
+        ))), x -> x.v), {{ delimiter }})
+{%- endmacro %}
+
+{#- Does the whole of `expr` match the regular expression `pattern` (not only
+    a part of it)? -#}
+{% macro full_match(expr, pattern) -%}
+    {{ return(adapter.dispatch('full_match', 'defectflow')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__full_match(expr, pattern) -%}
+    regexp_full_match({{ expr }}, {{ pattern }})
+{%- endmacro %}
+
+{% macro spark__full_match(expr, pattern) -%}
+    ({{ expr }} rlike concat('^(?:', {{ pattern }}, ')$'))
+{%- endmacro %}

@@ -42,18 +42,25 @@ known as (
 
 -- Fallback attribution: the release of the latest served deployment of the
 -- defect's service to its environment finished at or before created_at.
+unattributed as (
+    select
+        defect_id,
+        service,
+        environment,
+        created_at
+    from known
+    where found_in_release is null
+),
+
 fallback as (
     select
-        k.defect_id,
-        l.release,
-        l.deployment_id
-    from known as k
-    asof inner join latest_per_instant as l
-        on
-            k.service = l.service
-            and k.environment = l.environment
-            and k.created_at >= l.finished_at
-    where k.found_in_release is null
+        defect_id,
+        release,
+        deployment_id
+    from (
+        {{ asof_join('unattributed', 'latest_per_instant', ['service', 'environment'], 'created_at', 'finished_at',
+                     ['b.release', 'b.deployment_id']) }}
+    ) as matched
 ),
 
 attributed as (

@@ -44,20 +44,28 @@ explicit as (
 
 -- Otherwise the latest served production deployment of the service finished
 -- strictly before the impact started, at most the attribution window earlier.
+unexplained as (
+    select
+        incident_id,
+        service,
+        window_anchor
+    from known
+    where incident_id not in (select x.incident_id from explicit as x)
+),
+
+latest_before as (
+    {{ asof_join('unexplained', 'latest_production', ['service'], 'window_anchor', 'finished_at',
+                 ['b.deployment_id', 'b.release', 'b.finished_at'], inclusive=false) }}
+),
+
 windowed as (
     select
-        k.incident_id,
+        l.incident_id,
         l.deployment_id,
         l.release
-    from known as k
+    from latest_before as l
     cross join settings as s
-    asof inner join latest_production as l
-        on
-            k.service = l.service
-            and k.window_anchor > l.finished_at
-    where
-        k.incident_id not in (select x.incident_id from explicit as x)
-        and {{ hours_between('l.finished_at', 'k.window_anchor') }} <= s.attribution_window_hours
+    where {{ hours_between('l.finished_at', 'l.window_anchor') }} <= s.attribution_window_hours
 ),
 
 final as (

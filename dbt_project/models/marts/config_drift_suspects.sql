@@ -34,7 +34,7 @@ multi_environment as (
         service,
         release,
         count(*) as environments_deployed_count,
-        {{ dbt.listagg('environment', "';'", 'order by environment_rank nulls last, environment') }}
+        {{ ordered_listagg('environment', "';'", ['environment_rank is null', 'environment_rank', 'environment']) }}
             as environments_deployed
     from deployed
     group by service, release
@@ -70,7 +70,7 @@ clusters as (
         count(*) filter (where not is_duplicate) as defects,
         count(*) as reports,
         min(created_at) as first_seen_at,
-        {{ dbt.listagg('defect_id', "';'", 'order by created_at, defect_id') }} as defect_ids
+        {{ ordered_listagg('defect_id', "';'", ['created_at', 'defect_id']) }} as defect_ids
     from sightings
     group by service, release, cluster_key
 ),

@@ -113,13 +113,13 @@ commit_files as (
             where k.sha = c.sha
         )
         -- test code is never in a coverage report (policy.coverage_exclude)
-        and not regexp_full_match(trim(f.file), {{ coverage_exclude_pattern() }})
+        and not {{ full_match('trim(f.file)', coverage_exclude_pattern()) }}
 ),
 
 -- Commits name a defect when the policy's key pattern extracts its id from
 -- the message (a whole key: CHK-1 is not named by CHK-12). One row per
 -- (escape, file); the earliest commit is kept, with the number of commits.
-escape_files as (
+escape_file_commits as (
     select
         e.service,
         e.release,
@@ -127,14 +127,27 @@ escape_files as (
         e.incident_id,
         f.file,
         f.sha as commit_sha,
-        count(*) over (partition by e.service, e.release, e.defect_id, e.incident_id, f.file) as commits
+        count(*) over (partition by e.service, e.release, e.defect_id, e.incident_id, f.file) as commits,
+        row_number() over (
+            partition by e.service, e.release, e.defect_id, e.incident_id, f.file
+            order by f.committed_at, f.sha
+        ) as commit_rank
     from escapes as e
     inner join commit_keys as k on e.defect_id = k.defect_key
     inner join commit_files as f on k.sha = f.sha
-    qualify row_number() over (
-        partition by e.service, e.release, e.defect_id, e.incident_id, f.file
-        order by f.committed_at, f.sha
-    ) = 1
+),
+
+escape_files as (
+    select
+        service,
+        release,
+        defect_id,
+        incident_id,
+        file,
+        commit_sha,
+        commits
+    from escape_file_commits
+    where commit_rank = 1
 ),
 
 -- Files measured once per (service, release): every escape of the release
@@ -167,7 +180,7 @@ coverage_files as (
 -- folder boundary (Cobertura paths are often relative to a package root);
 -- within that report, the longest match. The join on the file name keeps
 -- this an equi-join.
-coverage_match as (
+coverage_candidates as (
     select
         r.service,
         r.release,
@@ -175,7 +188,11 @@ coverage_match as (
         c.report_id as coverage_report_id,
         c.reported_at as coverage_reported_at,
         c.file as coverage_file,
-        c.line_coverage
+        c.line_coverage,
+        row_number() over (
+            partition by r.service, r.release, r.file
+            order by c.reported_at desc, c.report_id desc, least(length(c.file), length(r.file)) desc, c.file
+        ) as match_rank
     from release_files as r
     inner join coverage_files as c
         on
@@ -186,20 +203,37 @@ coverage_match as (
                 or {{ path_ends_with('c.file', 'r.file') }}
                 or {{ path_ends_with('r.file', 'c.file') }}
             )
-    qualify row_number() over (
-        partition by r.service, r.release, r.file
-        order by c.reported_at desc, c.report_id desc, least(length(c.file), length(r.file)) desc, c.file
-    ) = 1
+),
+
+coverage_match as (
+    select
+        service,
+        release,
+        file,
+        coverage_report_id,
+        coverage_reported_at,
+        coverage_file,
+        line_coverage
+    from coverage_candidates
+    where match_rank = 1
 ),
 
 -- First matching component in component-name order; 'unassigned' when none.
-file_components as (
+component_matches as (
     select
         f.file,
-        c.component
+        c.component,
+        row_number() over (partition by f.file order by c.component, c.path_glob) as component_rank
     from (select distinct file from escape_files) as f
-    inner join components as c on regexp_full_match(f.file, c.path_regex)
-    qualify row_number() over (partition by f.file order by c.component, c.path_glob) = 1
+    inner join components as c on {{ full_match('f.file', 'c.path_regex') }}
+),
+
+file_components as (
+    select
+        file,
+        component
+    from component_matches
+    where component_rank = 1
 ),
 
 -- An escape whose defect no commit names keeps one row with file NULL.

@@ -160,7 +160,9 @@ fired as (
 -- A waiver names (rule, service, release) and holds for every environment
 -- while it has not expired at the as-of; the active one with the latest
 -- expiry wins, else the latest expired one is shown.
-waiver_match as (
+-- Numbered here and filtered in waiver_match rather than with qualify, which
+-- Spark lacks (issue 14).
+waiver_candidates as (
     select
         f.service,
         f.release,
@@ -170,15 +172,30 @@ waiver_match as (
         w.approver,
         w.reason,
         w.expires_at,
-        w.expires_at > a.as_of as is_active
+        w.expires_at > a.as_of as is_active,
+        row_number() over (
+            partition by f.service, f.release, f.environment, f.rule, f.severity
+            order by w.expires_at > a.as_of desc, w.expires_at desc, w.approver asc
+        ) as waiver_rank
     from fired as f
     inner join waivers as w
         on f.rule = w.rule and f.service = w.service and f.release = w.release
     cross join as_of as a
-    qualify row_number() over (
-        partition by f.service, f.release, f.environment, f.rule, f.severity
-        order by w.expires_at > a.as_of desc, w.expires_at desc, w.approver asc
-    ) = 1
+),
+
+waiver_match as (
+    select
+        service,
+        release,
+        environment,
+        rule,
+        severity,
+        approver,
+        reason,
+        expires_at,
+        is_active
+    from waiver_candidates
+    where waiver_rank = 1
 ),
 
 final as (

@@ -29,17 +29,28 @@ test_cases as (
 -- A deployment is rolled back when its status says so or a rollback names
 -- it (canonical CSV may carry only one of the two); the first served
 -- rollback naming it is its rollback.
-rollbacks as (
+-- Numbered in a CTE and filtered after it rather than with qualify, which
+-- Spark lacks (issue 14).
+rollback_candidates as (
     select
         rollback_of as deployment_id,
         deployment_id as rollback_deployment_id,
-        finished_at as rolled_back_at
+        finished_at as rolled_back_at,
+        row_number() over (
+            partition by rollback_of
+            order by finished_at, started_at nulls first, deployment_id
+        ) as rollback_rank
     from baselined
     where rollback_of is not null
-    qualify row_number() over (
-        partition by rollback_of
-        order by finished_at, started_at nulls first, deployment_id
-    ) = 1
+),
+
+rollbacks as (
+    select
+        deployment_id,
+        rollback_deployment_id,
+        rolled_back_at
+    from rollback_candidates
+    where rollback_rank = 1
 ),
 
 hotfixes as (
@@ -60,22 +71,32 @@ failed as (
 
 -- The hotfix of a failure: the first hotfix of the same baseline release
 -- finished after it.
-hotfix_of as (
+hotfix_candidates as (
     select
         f.deployment_id,
         h.deployment_id as hotfix_deployment_id,
         h.release as hotfix_release,
-        h.finished_at as hotfixed_at
+        h.finished_at as hotfixed_at,
+        row_number() over (
+            partition by f.deployment_id
+            order by h.finished_at, h.started_at nulls first, h.deployment_id
+        ) as hotfix_rank
     from failed as f
     inner join hotfixes as h
         on
             f.service = h.service
             and f.baseline_release = h.baseline_release
             and f.finished_at < h.finished_at
-    qualify row_number() over (
-        partition by f.deployment_id
-        order by h.finished_at, h.started_at nulls first, h.deployment_id
-    ) = 1
+),
+
+hotfix_of as (
+    select
+        deployment_id,
+        hotfix_deployment_id,
+        hotfix_release,
+        hotfixed_at
+    from hotfix_candidates
+    where hotfix_rank = 1
 ),
 
 -- Defects behind a failure: production defects attributed to its release

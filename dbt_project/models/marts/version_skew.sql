@@ -147,21 +147,27 @@ change_days as (
 -- What each segment runs from a change day on. The environment's running
 -- release is what its fleet serves (the canary when there is no fleet yet);
 -- production's is compared with it.
+fleet_states as (
+    {{ asof_join('change_days', 'fleet_changes', ['environment', 'service'], 'day', 'day',
+                 ['b.release as fleet_release', 'b.segment as fleet_segment'], kind='left') }}
+),
+
+slot_states as (
+    {{ asof_join('fleet_states', 'canary_changes', ['environment', 'service'], 'day', 'day',
+                 ['b.release as canary_release'], kind='left') }}
+),
+
 states as (
     select
-        c.environment,
-        c.service,
-        c.day,
-        case when f.segment not in ('blue', 'green') then f.release end as full_release,
-        case when f.segment = 'blue' then f.release end as blue_release,
-        case when f.segment = 'green' then f.release end as green_release,
-        k.release as canary_release,
-        f.release as fleet_release
-    from change_days as c
-    asof left join fleet_changes as f
-        on c.environment = f.environment and c.service = f.service and c.day >= f.day
-    asof left join canary_changes as k
-        on c.environment = k.environment and c.service = k.service and c.day >= k.day
+        environment,
+        service,
+        day,
+        case when fleet_segment not in ('blue', 'green') then fleet_release end as full_release,
+        case when fleet_segment = 'blue' then fleet_release end as blue_release,
+        case when fleet_segment = 'green' then fleet_release end as green_release,
+        canary_release,
+        fleet_release
+    from slot_states
 ),
 
 positioned as (
@@ -235,35 +241,42 @@ sequenced_breakpoints as (
     from breakpoints
 ),
 
-pieces as (
-    select
-        b.environment,
-        b.service,
-        b.day as from_day,
-        coalesce(cast({{ dbt.dateadd('day', -1, 'b.next_day') }} as date), b.last_day) as through_day,
-        e.full_release,
-        e.blue_release,
-        e.green_release,
-        e.canary_release,
-        e.fleet_release,
-        e.running_release,
-        p.running_release as production_release,
-        -- positive: behind production; negative: ahead of it (normal before release)
-        p.running_position - e.running_position as lags_production_by
-    from sequenced_breakpoints as b
-    asof left join positioned as e
-        on b.environment = e.environment and b.service = e.service and b.day >= e.day
-    asof left join production as p
-        on b.service = p.service and b.day >= p.day
+breakpoint_states as (
+    {{ asof_join('sequenced_breakpoints', 'positioned', ['environment', 'service'], 'day', 'day',
+                 ['b.full_release', 'b.blue_release', 'b.green_release', 'b.canary_release', 'b.fleet_release',
+                  'b.running_release', 'b.running_position'], kind='left') }}
 ),
 
--- DuckDB generate_series: one row per day of each piece.
+breakpoint_production as (
+    {{ asof_join('breakpoint_states', 'production', ['service'], 'day', 'day',
+                 ['b.running_release as production_release', 'b.running_position as production_position'],
+                 kind='left') }}
+),
+
+pieces as (
+    select
+        environment,
+        service,
+        day as from_day,
+        coalesce(cast({{ dbt.dateadd('day', -1, 'next_day') }} as date), last_day) as through_day,
+        full_release,
+        blue_release,
+        green_release,
+        canary_release,
+        fleet_release,
+        running_release,
+        production_release,
+        -- positive: behind production; negative: ahead of it (normal before release)
+        production_position - running_position as lags_production_by
+    from breakpoint_production
+),
+
+-- One row per day of each piece.
 days as (
     select
-        p.*,
-        cast(t.day as date) as day
-    from pieces as p,
-        unnest(generate_series(p.from_day, p.through_day, interval 1 day)) as t (day)
+        *,
+        {{ date_series('from_day', 'through_day', 'interval 1 day') }} as day
+    from pieces
 ),
 
 found as (

@@ -60,22 +60,22 @@
 {% macro mask_secrets(expr) -%}
     regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(
         {{ expr }},
-        '-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----|$)', '[secret]', 'g'),
-        '(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@', '\1[secret]@', 'g'),
-        '(?i)(authorization\s*[:=]\s*["'']?(basic|bearer|digest|negotiate|token|apikey)?\s*)[^\s,;"'']+', '\1[secret]', 'g'),
-        '(?i)\b([a-z0-9_.-]*(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]*\s*[:=]\s*["'']?)[^\s,;"'']+', '\1[secret]', 'g'),
-        '(?i)(bearer|token|api[_-]?key|secret|password|passwd)(\s*[:=]\s*|\s+)[^\s,;"'']+', '\1\2[secret]', 'g'),
+        '-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END[ A-Z0-9_-]{0,100}PRIVATE KEY( BLOCK)?-----|$)', '[secret]'{{ re_all() }}),
+        '(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@', '{{ re_ref(1) }}[secret]@'{{ re_all() }}),
+        '(?i)(authorization\s*[:=]\s*["'']?(basic|bearer|digest|negotiate|token|apikey)?\s*)[^\s,;"'']+', '{{ re_ref(1) }}[secret]'{{ re_all() }}),
+        '(?i)\b([a-z0-9_.-]*(secret|token|passw(or)?d|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[a-z0-9_.-]*\s*[:=]\s*["'']?)[^\s,;"'']+', '{{ re_ref(1) }}[secret]'{{ re_all() }}),
+        '(?i)(bearer|token|api[_-]?key|secret|password|passwd)(\s*[:=]\s*|\s+)[^\s,;"'']+', '{{ re_ref(1) }}{{ re_ref(2) }}[secret]'{{ re_all() }}),
         '\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gl(pat|dt|ptt|rt|cbt|soat|ffct|imt|oas)-[A-Za-z0-9_-]{20,}'
         || '|xox[abeoprs]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,}|(A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}'
         || '|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}|sk-(proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}'
         || '|AIza[0-9A-Za-z_-]{35}|npm_[A-Za-z0-9]{36}|(sk|rk)_(live|test|prod)_[A-Za-z0-9]{10,}|hf_[A-Za-z]{34}'
         || '|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}|ATATT3[A-Za-z0-9_=-]{50,}'
         || '|(https?://)?hooks\.slack\.com/(services|workflows|triggers)/[A-Za-z0-9/+_-]+'
-        || '|(https?://)?(ptb\.|canary\.)?discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]+)', '[secret]', 'g')
+        || '|(https?://)?(ptb\.|canary\.)?discord(app)?\.com/api/webhooks/[0-9]+/[A-Za-z0-9_-]+)', '[secret]'{{ re_all() }})
 {%- endmacro %}
 
 {% macro mask_email(expr) -%}
-    regexp_replace({{ expr }}, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]', 'g')
+    regexp_replace({{ expr }}, '[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}', '[email]'{{ re_all() }})
 {%- endmacro %}
 
 {#- Every IPv6 form: full, compressed (`2001:db8::8a2e:370:7334`, `fe80::1%eth0`),
@@ -87,13 +87,13 @@
         {{ expr }},
         '(?i)(([0-9a-f]{0,4}:){2,7}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b'
         || '|\b[0-9a-f]{1,4}(:[0-9a-f]{1,4}){7}\b'
-        || '|\b([0-9a-f]{1,4}:){1,6}(:[0-9a-f]{1,4}){1,6}(%[0-9a-z._-]+)?\b)', '[ip]', 'g'),
-        '(?i)(^|[^0-9a-z_:.])::[0-9a-f]{1,4}(:[0-9a-f]{1,4}){0,6}(%[0-9a-z._-]+)?\b', '\1[ip]', 'g'),
-        '(?i)\b([0-9a-f]{1,4}:){1,7}:([^0-9a-z_:]|$)', '[ip]\2', 'g')
+        || '|\b([0-9a-f]{1,4}:){1,6}(:[0-9a-f]{1,4}){1,6}(%[0-9a-z._-]+)?\b)', '[ip]'{{ re_all() }}),
+        '(?i)(^|[^0-9a-z_:.])::[0-9a-f]{1,4}(:[0-9a-f]{1,4}){0,6}(%[0-9a-z._-]+)?\b', '{{ re_ref(1) }}[ip]'{{ re_all() }}),
+        '(?i)\b([0-9a-f]{1,4}:){1,7}:([^0-9a-z_:]|$)', '[ip]{{ re_ref(2) }}'{{ re_all() }})
 {%- endmacro %}
 
 {% macro mask_ipv4(expr) -%}
-    regexp_replace({{ expr }}, '\b(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b', '[ip]', 'g')
+    regexp_replace({{ expr }}, '\b(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3}\b', '[ip]'{{ re_all() }})
 {%- endmacro %}
 
 {#- A person, pseudonymised: stable across builds of one installation, joinable,
@@ -102,6 +102,14 @@
     puts in a session variable: without the secret, a name cannot be tried
     against the pseudonyms. -#}
 {% macro person_key(expr) -%}
+    {%- if adapter is defined -%}
+    {{ return(adapter.dispatch('person_key', 'defectflow')(expr)) }}
+    {%- else -%}
+    {{ duckdb__person_key(expr) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__person_key(expr) -%}
     case when {{ text(expr) }} is not null
          then 'person-' || substr(sha256(getvariable('df_person_key').outer_pad || unhex(sha256(
              getvariable('df_person_key').inner_pad || encode(lower(trim({{ expr }})))))), 1, 10) end
@@ -111,6 +119,10 @@
     HMAC-SHA256's block size) from the file DEFECTFLOW_PSEUDONYM_KEY names, which
     the build creates on first use; the warehouse never holds it. -#}
 {% macro set_person_key() -%}
+    {{ return(adapter.dispatch('set_person_key', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__set_person_key() -%}
     {%- set path = env_var('DEFECTFLOW_PSEUDONYM_KEY', '') -%}
     {%- if path -%}
     set variable df_person_key = (
@@ -151,11 +163,59 @@
     session variable set by `set_person_pattern()` in the model's pre-hook, so
     DuckDB compiles the regular expression once, not once per row. -#}
 {% macro mask_text(expr) -%}
-    regexp_replace({{ mask_pii(expr) }}, coalesce(getvariable('df_person_pattern'), '[^\s\S]'), '[person]', 'g')
+    regexp_replace({{ mask_pii(expr) }}, coalesce({{ person_pattern() }}, '[^\s\S]'), '[person]'{{ re_all() }})
 {%- endmacro %}
 
 {% macro set_person_pattern() -%}
+    {{ return(adapter.dispatch('set_person_pattern', 'defectflow')()) }}
+{%- endmacro %}
+
+{% macro duckdb__set_person_pattern() -%}
     set variable df_person_pattern = (select pattern from {{ ref('stg_exports__person_pattern') }})
+{%- endmacro %}
+
+{#- The names pattern mask_text reads (Spark: portable_text.sql). -#}
+{% macro person_pattern() -%}
+    {%- if adapter is defined -%}
+    {{ return(adapter.dispatch('person_pattern', 'defectflow')()) }}
+    {%- else -%}
+    {{ duckdb__person_pattern() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__person_pattern() -%}
+    getvariable('df_person_pattern')
+{%- endmacro %}
+
+{#- Regular expression replacements that differ between the engines, written
+    into a pattern's SQL text (a pattern cannot be a Jinja string argument:
+    Jinja reads its backslashes). `re_all()` follows the replacement:
+    DuckDB replaces the first match unless told `'g'`, Spark every match.
+    `re_ref(n)` is group n in a replacement: `\n` in DuckDB, `$n` in Spark.
+    Without dbt (pipelines/delivery/macros.py renders these files with Jinja
+    alone, for DuckDB), the DuckDB form. -#}
+{% macro re_all() -%}
+    {%- if adapter is defined -%}
+    {{ return(adapter.dispatch('re_all', 'defectflow')()) }}
+    {%- else -%}
+    {{ duckdb__re_all() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__re_all() -%}
+    , 'g'
+{%- endmacro %}
+
+{% macro re_ref(n) -%}
+    {%- if adapter is defined -%}
+    {{ return(adapter.dispatch('re_ref', 'defectflow')(n)) }}
+    {%- else -%}
+    {{ duckdb__re_ref(n) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__re_ref(n) -%}
+    \{{ n }}
 {%- endmacro %}
 
 {#- Mean of a double, summed exactly. DuckDB's parallel avg over doubles adds
@@ -164,4 +224,11 @@
     is integer arithmetic. Values are kept to 1e-9. -#}
 {% macro mean(expr) -%}
     cast(avg(cast({{ expr }} as decimal(38, 9))) as double)
+{%- endmacro %}
+
+{#- Non-empty ('spark') when dbt renders for Spark: for macros that take a
+    `{% call %}` body or are rendered without dbt too, where adapter.dispatch
+    cannot serve. Empty (false) for DuckDB and for Jinja alone. -#}
+{% macro on_spark() -%}
+    {%- if target is defined and target.type == 'spark' -%}spark{%- endif -%}
 {%- endmacro %}

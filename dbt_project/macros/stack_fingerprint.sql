@@ -34,19 +34,76 @@
     block: DuckDB would otherwise evaluate an expression once per use, and
     these use theirs several times. -#}
 {% macro stack_let(value, name) -%}
+    {%- if on_spark() -%}
+    transform(array({{ value }}), {{ name }} -> {{ caller() }})[0]
+    {%- else -%}
     list_transform([{{ value }}], lambda {{ name }}: {{ caller() }})[1]
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The list constructs of these macros, per engine (Spark's lambdas are
+    `x -> ...`, its arrays 0-based under `[]`; try_element_at is 1-based and
+    NULL past the end, as DuckDB's `[]`). Rendered without dbt: DuckDB's. -#}
+{% macro st_at(list, i) -%}
+    {%- if on_spark() -%}try_element_at({{ list }}, {{ i }}){%- else -%}{{ list }}[{{ i }}]{%- endif -%}
+{%- endmacro %}
+
+{% macro st_len(list) -%}
+    {%- if on_spark() -%}size({{ list }}){%- else -%}len({{ list }}){%- endif -%}
+{%- endmacro %}
+
+{% macro st_list(item) -%}
+    {%- if on_spark() -%}array({{ item }}){%- else -%}[{{ item }}]{%- endif -%}
+{%- endmacro %}
+
+{% macro st_reverse(list) -%}
+    {%- if on_spark() -%}reverse({{ list }}){%- else -%}list_reverse({{ list }}){%- endif -%}
+{%- endmacro %}
+
+{% macro st_head(list, n) -%}
+    {%- if on_spark() -%}slice({{ list }}, 1, {{ n }}){%- else -%}({{ list }})[1:{{ n }}]{%- endif -%}
+{%- endmacro %}
+
+{#- A regular expression matches somewhere in `expr`. -#}
+{% macro st_matches(expr, pattern) -%}
+    {%- if on_spark() -%}({{ expr }} rlike {{ pattern }}){%- else -%}regexp_matches({{ expr }}, {{ pattern }}){%- endif -%}
+{%- endmacro %}
+
+{#- Every whole match (group 0: Spark's default is group 1). -#}
+{% macro st_extract_all(expr, pattern) -%}
+    {%- if on_spark() -%}regexp_extract_all({{ expr }}, {{ pattern }}, 0){%- else -%}regexp_extract_all({{ expr }}, {{ pattern }}){%- endif -%}
+{%- endmacro %}
+
+{#- Split at a regular expression (Spark's split takes one). -#}
+{% macro st_split(expr, pattern) -%}
+    {%- if on_spark() -%}split({{ expr }}, {{ pattern }}){%- else -%}regexp_split_to_array({{ expr }}, {{ pattern }}){%- endif -%}
+{%- endmacro %}
+
+{#- The groups 1..n of a match as a struct of `names` ('' when unmatched). -#}
+{% macro st_extract_struct(expr, pattern, names) -%}
+    {%- if on_spark() -%}
+    named_struct({% for name in names %}'{{ name }}', regexp_extract({{ expr }}, {{ pattern }}, {{ loop.index }}){{ ', ' if not loop.last }}{% endfor %})
+    {%- else -%}
+    regexp_extract({{ expr }}, {{ pattern }}, [{% for name in names %}'{{ name }}'{{ ', ' if not loop.last }}{% endfor %}])
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The readable signature behind the fingerprint (see the top of this file). -#}
 {% macro stack_signature(expr) -%}
     {%- call stack_let(stack_sections("replace(" ~ expr ~ ", chr(13), '')"), 'st_sections') -%}
         {%- call stack_let(stack_chosen_keys(stack_frames('st_sections')), 'st_keys') -%}
-            coalesce({{ stack_section_error_type('st_sections[1]') }}, '') || '|' || case
-                when len(st_keys) > 0
+            coalesce({{ stack_section_error_type(st_at('st_sections', 1)) }}, '') || '|' || case
+                when {{ st_len('st_keys') }} > 0
+                    {%- if on_spark() %}
+                    then array_join(slice(
+                        filter(st_keys, (st_k, st_i) -> st_i = 0 or st_k != st_keys[st_i - 1]),
+                        1, {{ stack_top_frames() }}), '|')
+                    {%- else %}
                     then array_to_string(
                         list_filter(st_keys, lambda st_k, st_i: st_i = 1 or st_k != st_keys[st_i - 1])
                             [1:{{ stack_top_frames() }}], '|')
-                else {{ stack_normalised_text('st_sections[1]') }}
+                    {%- endif %}
+                else {{ stack_normalised_text(st_at('st_sections', 1)) }}
             end
         {%- endcall -%}
     {%- endcall -%}
@@ -56,7 +113,7 @@
     exception of a chain; see stack_sections); NULL when no line names one. -#}
 {% macro stack_error_type(expr) -%}
     {%- call stack_let(stack_sections(expr), 'st_sections') -%}
-        {{ stack_section_error_type('st_sections[1]') }}
+        {{ stack_section_error_type(st_at('st_sections', 1)) }}
     {%- endcall -%}
 {%- endmacro %}
 
@@ -86,17 +143,17 @@
 {% macro stack_sections(trace) -%}
     {%- call stack_let(trace, 'st_trace') -%}
         case
-            when contains(st_trace, 'goroutine ') and regexp_matches(st_trace, '(?:^|\n)goroutine \d+ \[')
-                then [regexp_extract(st_trace,
-                    '(?s)^(.*?(?:^|\n)goroutine \d+ \[.*?)(?:\n[ \t]*\ngoroutine \d+ \[|$)', 1)]
-            when contains(st_trace, 'above exception') and regexp_matches(st_trace, '{{ stack_python_chain() }}')
-                then regexp_split_to_array(st_trace, '{{ stack_python_chain() }}')
+            when contains(st_trace, 'goroutine ') and {{ st_matches('st_trace', "'(?:^|\\n)goroutine \\d+ \\['") }}
+                then {{ st_list("regexp_extract(st_trace,
+                    '(?s)^(.*?(?:^|\\n)goroutine \\d+ \\[.*?)(?:\\n[ \\t]*\\ngoroutine \\d+ \\[|$)', 1)") }}
+            when contains(st_trace, 'above exception') and {{ st_matches('st_trace', "'" ~ stack_python_chain() ~ "'") }}
+                then {{ st_split('st_trace', "'" ~ stack_python_chain() ~ "'") }}
             when contains(st_trace, 'Caused by: ') or contains(st_trace, '[cause]: ') or contains(st_trace, '---> ')
                 or contains(st_trace, 'Suppressed: ')
-                then list_reverse(regexp_split_to_array(
-                    regexp_replace(st_trace, '\n[ \t]+Suppressed: [^\n]*(?:\n(?:\t\t|[ ]{8})[^\n]*)*', '', 'g'),
-                    '\n[ \t]*(?:Caused by|\[cause\]): |\n?[ \t]*---> '))
-            else [st_trace]
+                then {{ st_reverse(st_split(
+                    "regexp_replace(st_trace, '\\n[ \\t]+Suppressed: [^\\n]*(?:\\n(?:\\t\\t|[ ]{8})[^\\n]*)*', ''" ~ re_all() ~ ")",
+                    "'\\n[ \\t]*(?:Caused by|\\[cause\\]): |\\n?[ \\t]*---> '")) }}
+            else {{ st_list('st_trace') }}
         end
     {%- endcall -%}
 {%- endmacro %}
@@ -114,9 +171,9 @@
     the tab-indented `file.go:n +0x..` (`created by` lines end without `)`:
     where a goroutine started is not on its stack). -#}
 {% macro stack_frames(sections) -%}
-    flatten(list_transform({{ sections }}, lambda st_s:
-        {% call stack_let("regexp_extract_all(st_s, '" ~ stack_frame_pattern() ~ "')", 'st_lines') -%}
-            case when regexp_matches(st_lines[1], '^[ \t]*File "|\.py:\d+:') then list_reverse(st_lines) else st_lines end
+    flatten({{ 'transform(' if on_spark() else 'list_transform(' }}{{ sections }}, {{ 'st_s ->' if on_spark() else 'lambda st_s:' }}
+        {% call stack_let(st_extract_all('st_s', "'" ~ stack_frame_pattern() ~ "'"), 'st_lines') -%}
+            case when {{ st_matches(st_at('st_lines', 1), "'^[ \\t]*File \"|\\.py:\\d+:'") }} then {{ st_reverse('st_lines') }} else st_lines end
         {%- endcall %}))
 {%- endmacro %}
 
@@ -130,11 +187,19 @@
     frames (key '') and repeats are gone, and parsing is what costs. -#}
 {% macro stack_chosen_keys(frames) -%}
     {%- call stack_let(frames, 'st_frames') -%}
+        {%- if on_spark() -%}
+        {%- call stack_let("filter(st_frames, st_f -> not " ~ stack_frame_is_framework('st_f') ~ ")", 'st_app') -%}
+            filter(transform(
+                slice(case when size(st_app) > 0 then st_app else st_frames end, 1, {{ stack_frames_parsed() }}),
+                st_f -> {{ stack_frame_key('st_f') }}), st_k -> st_k != '')
+        {%- endcall -%}
+        {%- else -%}
         {%- call stack_let("list_filter(st_frames, lambda st_f: not " ~ stack_frame_is_framework('st_f') ~ ")", 'st_app') -%}
             list_filter(list_transform(
                 (case when len(st_app) > 0 then st_app else st_frames end)[1:{{ stack_frames_parsed() }}],
                 lambda st_f: {{ stack_frame_key('st_f') }}), lambda st_k: st_k != '')
         {%- endcall -%}
+        {%- endif -%}
     {%- endcall -%}
 {%- endmacro %}
 
@@ -154,7 +219,7 @@
     - Go, whose rule needs the package beside the file (stack_go_framework). -#}
 {% macro stack_frame_is_framework(f) -%}
     case when contains({{ f }}, '.go:') and contains({{ f }}, chr(10)) then {{ stack_go_framework(f) }}
-    else regexp_matches({{ f }}, '{{ stack_framework_pattern() }}') end
+    else {{ st_matches(f, "'" ~ stack_framework_pattern() ~ "'") }} end
 {%- endmacro %}
 
 {% macro stack_framework_pattern() -%}
@@ -174,9 +239,9 @@
 {#- One frame line as its key, module + function, by its form. -#}
 {% macro stack_frame_key(f) -%}
     case
-        when regexp_matches({{ f }}, '^[ \t]*at [^\s(]+\(') then {{ stack_jvm_key(f) }}
-        when regexp_matches({{ f }}, '^[ \t]*at ') then {{ stack_js_key(f, "'^[ \\t]*at (?:async )?(?:new )?(?:(.*?) \\()?([^\\s()]*?)(?::\\d+){0,2}\\)?[ \\t]*\\{?[ \\t]*$'") }}
-        when regexp_matches({{ f }}, '^[ \t]*File "') then {{ stack_python_key(f) }}
+        when {{ st_matches(f, "'^[ \\t]*at [^\\s(]+\\('") }} then {{ stack_jvm_key(f) }}
+        when {{ st_matches(f, "'^[ \\t]*at '") }} then {{ stack_js_key(f, "'^[ \\t]*at (?:async )?(?:new )?(?:(.*?) \\()?([^\\s()]*?)(?::\\d+){0,2}\\)?[ \\t]*\\{?[ \\t]*$'") }}
+        when {{ st_matches(f, "'^[ \\t]*File \"'") }} then {{ stack_python_key(f) }}
         when contains({{ f }}, '.py:') then {{ stack_pytest_key(f) }}
         when contains({{ f }}, chr(10)) then {{ stack_go_key(f) }}
         else {{ stack_js_key(f, "'^([^@]*)@(.*?)(?::\\d+){1,2}[ \\t]*$'") }}
@@ -193,9 +258,9 @@
 {% macro stack_jvm_key(f) -%}
     {%- call stack_let("regexp_extract(" ~ f ~ ", '^[ \\t]*at (?:[\\w.@-]*/)*([^\\s(]+)\\(', 1)", 'st_name') -%}
         case when contains(st_name, '$$Lambda') then '' else regexp_replace(regexp_replace(regexp_replace(st_name,
-            '\.<>c(?:__DisplayClass\w*)?\.', '.', 'g'),
-            '<([^<>]+)>[\w|$]*|lambda\$(\w+?)\$\d+', '\1\2', 'g'),
-            '\$\$\w*CGLIB\$\$\w*|_\$\$_javassist\w*|\$(?:HibernateProxy|ByteBuddy|MockitoMock)\$\w+|\[[^\]]*\]|`\d+|\.MoveNext$', '', 'g')
+            '\.<>c(?:__DisplayClass\w*)?\.', '.'{{ re_all() }}),
+            '<([^<>]+)>[\w|$]*|lambda\$(\w+?)\$\d+', '{{ re_ref(1) }}{{ re_ref(2) }}'{{ re_all() }}),
+            '\$\$\w*CGLIB\$\$\w*|_\$\$_javassist\w*|\$(?:HibernateProxy|ByteBuddy|MockitoMock)\$\w+|\[[^\]]*\]|`\d+|\.MoveNext$', ''{{ re_all() }})
         end
     {%- endcall -%}
 {%- endmacro %}
@@ -207,17 +272,17 @@
     one function across engines; `[as alias]`, `async*` and anonymous names
     go). -#}
 {% macro stack_js_key(f, pattern) -%}
-    {%- call stack_let("regexp_extract(" ~ f ~ ", " ~ pattern ~ ", ['fn', 'loc'])", 'st_js') -%}
+    {%- call stack_let(st_extract_struct(f, pattern, ['fn', 'loc']), 'st_js') -%}
         concat_ws('.',
             nullif({{ stack_file_module("st_js['loc']") }}, ''),
             nullif(regexp_extract(
-                regexp_replace(st_js['fn'], ' \[as [^\]]*\]|<anonymous>|^\w*\*', '', 'g'), '([^./<]*)[/<]*$', 1), ''))
+                regexp_replace(st_js['fn'], ' \[as [^\]]*\]|<anonymous>|^\w*\*', ''{{ re_all() }}), '([^./<]*)[/<]*$', 1), ''))
     {%- endcall -%}
 {%- endmacro %}
 
 {#- Python: the file's module and the function. -#}
 {% macro stack_python_key(f) -%}
-    {%- call stack_let("regexp_extract(" ~ f ~ ", '^[ \\t]*File \"([^\"]*)\", line \\d+(?:, in (\\S+))?', ['path', 'fn'])", 'st_py') -%}
+    {%- call stack_let(st_extract_struct(f, "'^[ \\t]*File \"([^\"]*)\", line \\d+(?:, in (\\S+))?'", ['path', 'fn']), 'st_py') -%}
         concat_ws('.', nullif({{ stack_file_module("st_py['path']") }}, ''), nullif(st_py['fn'], ''))
     {%- endcall -%}
 {%- endmacro %}
@@ -225,7 +290,7 @@
 {#- pytest: `path.py:n: in fn` (--tb=short) or the long form, whose function
     is on the `def` line above its location line. -#}
 {% macro stack_pytest_key(f) -%}
-    {%- call stack_let("regexp_extract(" ~ f ~ ", '(?s)(?:def (\\w+)\\(.*\\n)?[ \\t]*(\\S+?\\.py):\\d+:(?: in (\\S+))?', ['def', 'path', 'fn'])", 'st_pt') -%}
+    {%- call stack_let(st_extract_struct(f, "'(?s)(?:def (\\w+)\\(.*\\n)?[ \\t]*(\\S+?\\.py):\\d+:(?: in (\\S+))?'", ['def', 'path', 'fn']), 'st_pt') -%}
         concat_ws('.', nullif({{ stack_file_module("st_pt['path']") }}, ''), coalesce(nullif(st_pt['fn'], ''), nullif(st_pt['def'], '')))
     {%- endcall -%}
 {%- endmacro %}
@@ -235,8 +300,8 @@
     `func`. -#}
 {% macro stack_go_key(f) -%}
     regexp_replace(regexp_replace({{ stack_go_parts(f) }}['name'],
-        '\(\*?(\w+)\)', '\1', 'g'),
-        '\[\.\.\.\]|(\.(?:func|gowrap|deferwrap))\d+(?:\.\d+)*', '\1', 'g')
+        '\(\*?(\w+)\)', '{{ re_ref(1) }}'{{ re_all() }}),
+        '\[\.\.\.\]|(\.(?:func|gowrap|deferwrap))\d+(?:\.\d+)*', '{{ re_ref(1) }}'{{ re_all() }})
 {%- endmacro %}
 
 {#- Go frames not in-app: dependencies (module cache `/pkg/mod/`, `vendor/`)
@@ -248,14 +313,14 @@
         {%- call stack_let("case when contains(st_go['name'], '.') then regexp_extract(st_go['name'], '^((?:[^/]*/)*[^./]*)', 1) else 'runtime' end", 'st_pkg') -%}
             contains(st_go['file'], '/pkg/mod/') or contains(st_go['file'], '/vendor/')
                 or (not contains(split_part(st_pkg, '/', 1), '.')
-                    and (contains(st_go['file'], '/src/' || st_pkg || '/') or starts_with(st_go['file'], st_pkg || '/')))
+                    and (contains(st_go['file'], '/src/' || st_pkg || '/') or {{ 'startswith' if on_spark() else 'starts_with' }}(st_go['file'], st_pkg || '/')))
         {%- endcall -%}
     {%- endcall -%}
 {%- endmacro %}
 
 {#- A Go frame's function (`pkg.(*T).M`, arguments dropped) and file. -#}
 {% macro stack_go_parts(f) -%}
-    regexp_extract({{ f }}, '^(.*)\([^()\n]*\)\n[ \t]+([^\n]*?):\d+', ['name', 'file'])
+    {{ st_extract_struct(f, "'^(.*)\\([^()\\n]*\\)\\n[ \\t]+([^\\n]*?):\\d+'", ['name', 'file']) }}
 {%- endmacro %}
 
 {#- A source file as a module name: the base name (a package's `__init__.py`
@@ -273,8 +338,8 @@
 {% macro stack_normalised_text(expr) -%}
     trim(regexp_replace(regexp_replace(regexp_replace(regexp_replace(lower({{ expr }}),
         '(/private)?/var/folders/[^\s"'':,;()]*|(/var)?/tmp/[^\s"'':,;()]*|[a-z]:\\(users\\[^\\\s]+\\appdata\\local\\|windows\\)temp\\[^\s"'':,;()]*',
-        'tmp', 'g'),
-        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|0x[0-9a-f]+|\b[0-9a-f]*[0-9][0-9a-f]*\b', '', 'g'),
-        '[0-9]+', '', 'g'),
-        '\s+', ' ', 'g'))
+        'tmp'{{ re_all() }}),
+        '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|0x[0-9a-f]+|\b[0-9a-f]*[0-9][0-9a-f]*\b', ''{{ re_all() }}),
+        '[0-9]+', ''{{ re_all() }}),
+        '\s+', ' '{{ re_all() }}))
 {%- endmacro %}

@@ -16,8 +16,8 @@ keys as (
     select distinct
         lower({{ text('c.sha') }}) as sha,
         k.defect_key
-    from commits as c,
-        unnest(regexp_extract_all(c.message, {{ defect_key_pattern() }})) as k (defect_key)
+    from commits as c
+        {{ list_to_rows(regexp_matches_all('c.message', defect_key_pattern()), 'k', 'defect_key') }}
 ),
 
 final as (

@@ -12,7 +12,7 @@ with commits as (
 ),
 
 production_branches as (
-    select list(branch) as branches from {{ ref('stg_policy__production_branches') }}
+    select {{ value_list('branch') }} as branches from {{ ref('stg_policy__production_branches') }}
 ),
 
 renamed as (
@@ -29,8 +29,8 @@ renamed as (
             parents='commits.parents',
             production_branches='production_branches.branches',
             key_pattern=defect_key_pattern(),
-            bot_pattern="getvariable('df_commit_bot_pattern')",
-            ignore_merges="getvariable('df_commit_ignore_merges')",
+            bot_pattern=commit_bot_pattern(),
+            ignore_merges=commit_ignore_merges(),
         ) }} as is_unlinked
     from commits
     cross join production_branches

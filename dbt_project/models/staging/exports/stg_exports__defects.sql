@@ -16,14 +16,24 @@ key_mappings as (
 -- (key_mapping.csv) names the same defect as its new key: the new key's own
 -- record wins (the tracker it moved to); an old key's record stands in, under
 -- the new key, only when there is none.
-defects as (
-    select d.* replace (coalesce(k.new_key, {{ text('d.defect_id') }}) as defect_id)
+-- The rows numbered in a CTE rather than `qualify`, and the key replaced by
+-- `except` and a new column rather than `* replace`: Spark has neither.
+ranked_defects as (
+    select
+        d.* {{ star_except() }} (defect_id),
+        coalesce(k.new_key, {{ text('d.defect_id') }}) as defect_id,
+        row_number() over (
+            partition by coalesce(k.new_key, {{ text('d.defect_id') }})
+            order by k.old_key is not null, d.source_updated_at desc nulls last, d.source_file desc, d.source_row desc
+        ) as defect_rank
     from raw_defects as d
     left join key_mappings as k on {{ text('d.defect_id') }} = k.old_key
-    qualify row_number() over (
-        partition by coalesce(k.new_key, {{ text('d.defect_id') }})
-        order by k.old_key is not null, d.source_updated_at desc nulls last, d.source_file desc, d.source_row desc
-    ) = 1
+),
+
+defects as (
+    select * {{ star_except() }} (defect_rank)
+    from ranked_defects
+    where defect_rank = 1
 ),
 
 duplicate_links as (

@@ -32,34 +32,37 @@ names as (
 ascii_words as (
     select
         name,
-        regexp_split_to_array(name, '\s+') as words
+        {{ regexp_split('name', "'\\s+'") }} as words
     from names
-    where regexp_matches(name, '^[ -~]+$')
+    where {{ regexp_contains('name', "'^[ -~]+$'") }}
 ),
 
 alternatives as (
     select
         name,
         case
-            when regexp_matches(name, '^[ -~]+$') then '\b' || regexp_escape(name) || '\b'
-            else regexp_escape(name)
+            when {{ regexp_contains('name', "'^[ -~]+$'") }} then '\b' || {{ regexp_escape('name') }} || '\b'
+            else {{ regexp_escape('name') }}
         end as alternative
     from names
     union
     select
         name,
-        unnest([
-            '\b' || regexp_escape(words[1]) || '[\s._-]?' || regexp_escape(words[-1]) || '\b',
-            '\b' || regexp_escape(words[-1]) || ',\s*' || regexp_escape(words[1]) || '\b'
-        ]) as alternative
+        {% set first_word = regexp_escape(list_at('words', 1)) -%}
+        {% set last_word = regexp_escape(list_at('words', -1)) -%}
+        {{ unnest_items([
+            "'\\b' || " ~ first_word ~ " || '[\\s._-]?' || " ~ last_word ~ " || '\\b'",
+            "'\\b' || " ~ last_word ~ " || ',\\s*' || " ~ first_word ~ " || '\\b'",
+        ]) }} as alternative
     from ascii_words
-    where len(words) >= 2
+    where {{ list_length('words') }} >= 2
 ),
 
 final as (
     select
         coalesce(
-            '(?i)(' || string_agg(alternative, '|' order by length(name) desc, name asc, alternative asc) || ')',
+            -- nullif: Spark joins no rows into '' (DuckDB: NULL), a pattern matching everywhere
+            '(?i)(' || nullif({{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }}, '') || ')',
             '[^\s\S]'
         ) as pattern,
         count(distinct name) as names

@@ -62,9 +62,14 @@
 
 {% macro spark_person_pad(byte) -%}
     {%- set path = env_var('DEFECTFLOW_PSEUDONYM_KEY', '') -%}
+    {%- if not path -%}
+    {#- the pre-hook stops the build first; this keeps the SQL analysable without a key -#}
+    cast(raise_error('DEFECTFLOW_PSEUDONYM_KEY names no key file') as binary)
+    {%- else -%}
     (select unhex(concat_ws('', transform(sequence(1, length(content)),
         i -> lpad(hex(cast(conv(hex(substr(content, i, 1)), 16, 10) as int) ^ {{ byte }}), 2, '0'))))
      from binaryFile.`{{ path | replace('`', '``') }}`)
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The key is read where it is used; without one the model fails when it runs. -#}

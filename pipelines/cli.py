@@ -225,6 +225,7 @@ def _run_job(exports: Path, warehouse: Path, reports: Path, policy_file: Path, a
     # under a name of this process's own and takes the shared name afterwards,
     # so a build refused by the lock cannot clobber the running build's log.
     own_log = build_log.with_name(f".{build_log.name}.{os.getpid()}")
+    _remove_dead_builds_logs(build_log)
     with (
         own_log.open("w", encoding="utf-8") as sink,
         contextlib.redirect_stdout(sink),
@@ -263,6 +264,25 @@ def _rendered_reports(result) -> list[Path]:
             metadata = event.materialization.metadata
             return [Path(metadata["path"].value), *(Path(p) for p in metadata["reports"].value)]
     return []
+
+
+def _remove_dead_builds_logs(build_log: Path) -> None:
+    """A build killed with -9 cannot remove its own log: the next build removes those whose
+    process is gone (a running build's stays)."""
+    for log_file in build_log.parent.glob(f".{build_log.name}.*"):
+        pid = log_file.name.rpartition(".")[2]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            log_file.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _failure_message(result, build_log: Path) -> str:

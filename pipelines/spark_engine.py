@@ -45,6 +45,9 @@ log = logging.getLogger("defectflow")
 ENGINES = ("duckdb", "spark")
 ENGINE_ENV = "DEFECTFLOW_ENGINE"
 SPARK_DIR_ENV = "DEFECTFLOW_SPARK_DIR"
+#: A folder: after the build, the child also runs the dbt unit tests on Spark and leaves their
+#: run_results.json there (tests/test_spark_equality.py; a user's build never sets it).
+UNIT_TESTS_ENV = "DEFECTFLOW_SPARK_UNIT_TESTS"
 #: Schemas the models write (dbt_project.yml); `raw` is ingest's and stays as DuckDB wrote it.
 MODEL_SCHEMAS = ("staging", "intermediate", "marts", "audit", "history")
 #: Appended per build (incremental), never replaced: Spark starts each build without them.
@@ -177,13 +180,13 @@ def _progress(text: str) -> None:
     print(_PROGRESS + text, flush=True)
 
 
-def _dbt(args: list[str]) -> None:
+def _dbt(args: list[str], check: bool = True) -> None:
     from dbt.cli.main import dbtRunner
 
     result = dbtRunner().invoke([*args, "--target", "spark", "--project-dir", str(DBT_PROJECT_DIR),
                                  "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", _TARGET,
                                  "--log-path", _TARGET])
-    if not result.success:
+    if check and not result.success:
         failed = [r.node.name for r in getattr(result.result, "results", None) or []
                   if str(r.status) in ("error", "fail")]
         detail = f"{len(failed)} model(s) failed: {', '.join(failed[:8])}" if failed else str(result.exception)
@@ -260,6 +263,13 @@ def _child(folder: Path, python_models: list[str]) -> None:
         if node["config"].get("materialized") == "ephemeral" or not node["config"].get("enabled", True):
             continue
         spark.table(f"{node['schema']}.{name}").write.parquet(str(folder / "out" / node["schema"] / name))
+    if results := os.environ.get(UNIT_TESTS_ENV):
+        # Unit tests read their inputs' columns from the relations just built; a failing one
+        # is the test's to report, not the build's.
+        _progress("dbt unit tests")
+        _dbt(["test", "--select", "test_type:unit"], check=False)
+        for name in ("run_results.json", "manifest.json"):
+            shutil.copyfile(folder / "target" / name, Path(results) / name)
 
 
 def _end_with_parent() -> None:

@@ -113,6 +113,8 @@ def test_a_killed_build_leaves_the_warehouse_usable_and_the_next_build_completes
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert not list(tmp_path.glob(".w.duckdb.building*"))  # the killed build's copy is cleaned up
+    # and its own log, which only the killed process could have renamed
+    assert sorted(p.name for p in tmp_path.iterdir() if "log" in p.name) == ["w.duckdb.build.log"]
     with connect(warehouse, read_only=True) as con:
         assert con.execute("select * from marts.release_escape_rate order by all").fetchall() == before
         # history survives rebuilds: the first build and the rerun, not the killed one

@@ -14,6 +14,7 @@ missing engine fails the test instead.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -49,7 +50,7 @@ def _demo(out: Path, engine: str) -> Path:
         [sys.executable, "-m", "pipelines", "demo", "--engine", engine, "--warehouse", str(warehouse),
          "--reports", str(out / f"reports-{engine}")],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
-        env=dict(os.environ, DEFECTFLOW_SPARK_DIR=str(out / "spark")),
+        env=dict(os.environ, DEFECTFLOW_SPARK_DIR=str(out / "spark"), DEFECTFLOW_SPARK_UNIT_TESTS=str(out / "unit")),
     )
     assert result.returncode == 0, f"demo --engine {engine} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return warehouse
@@ -62,7 +63,21 @@ def warehouses(tmp_path_factory) -> tuple[Path, Path]:
             pytest.fail("CI=1 and pyspark, dbt-spark or Java is missing: install the `spark` extra and a JRE")
         pytest.skip("needs the `spark` extra and Java 17")
     out = tmp_path_factory.mktemp("engines")
+    (out / "unit").mkdir()
     return _demo(out, "duckdb"), _demo(out, "spark")
+
+
+@UNPORTED
+def test_every_dbt_unit_test_passes_on_spark(warehouses):
+    """The unit tests (hand-computed inputs and outputs per model) hold on Spark too: each
+    dispatched macro's Spark form is checked by the models' own tests (tests/test_dbt_unit_tests.py
+    runs them on DuckDB). The Spark build ran them after its models (UNIT_TESTS_ENV)."""
+    unit = warehouses[0].parent / "unit"
+    declared = set(json.loads((unit / "manifest.json").read_text(encoding="utf-8"))["unit_tests"])
+    results = json.loads((unit / "run_results.json").read_text(encoding="utf-8"))["results"]
+    failed = [f"{r['unique_id']}: {r['message']}" for r in results if r["status"] != "pass"]
+    assert not failed, "\n".join(failed)
+    assert {r["unique_id"] for r in results} == declared and len(declared) >= 40
 
 
 @UNPORTED

@@ -27,7 +27,15 @@
     defects-from-tests` runs it over one CI run's failures, so a candidate's
     fingerprint is the one fct_test_cases and fct_defects compare. -#}
 {% macro test_failure_fingerprint(stack_trace, message) -%}
-    {{ stack_fingerprint(mask_text('coalesce(' ~ stack_trace ~ ', ' ~ message ~ ')')) }}
+    {{ stack_fingerprint(test_failure_text(stack_trace, message)) }}
+{%- endmacro %}
+
+{#- The text a failure's fingerprint is computed from. A model may compute it
+    in a CTE and fingerprint that column: on Spark, mask_text reads the names
+    pattern by a subquery, which Spark refuses inside the fingerprint's
+    lambdas (higher-order functions). -#}
+{% macro test_failure_text(stack_trace, message) -%}
+    {{ mask_text('coalesce(' ~ stack_trace ~ ', ' ~ message ~ ')') }}
 {%- endmacro %}
 
 {#- Binds `value` to the lambda parameter `name` for the body of the call

@@ -4,8 +4,18 @@
 
 -- Executed test cases from JUnit XML. The same report file loaded twice
 -- (copied into two folders) has the same run_id and counts once.
-with cases as (
+with newest_cases as (
     {{ first_row_per(source('raw', 'test_cases'), 'run_id, case_index', 'source_file') }}
+),
+
+-- A failure's masked text in its own column, fingerprinted below
+-- (test_failure_fingerprint in two steps, as Spark needs: stack_fingerprint.sql).
+cases as (
+    select
+        *,
+        case when lower(trim(status)) in ('failed', 'error')
+             then {{ test_failure_text('stack_trace', 'message') }} end as failure_text
+    from newest_cases
 ),
 
 vocabulary as (
@@ -25,8 +35,7 @@ final as (
         c.duration_s,
         {{ mask_text(text('c.message')) }} as message,
         {{ mask_text(text('c.stack_trace')) }} as stack_trace,
-        case when lower(trim(c.status)) in ('failed', 'error')
-             then {{ test_failure_fingerprint('c.stack_trace', 'c.message') }} end as fingerprint,
+        {{ stack_fingerprint('c.failure_text') }} as fingerprint,
         coalesce(env.canonical, {{ text('c.environment') }}) as environment,
         lower({{ text('c.commit_sha') }}) as commit_sha,
         c.executed_at

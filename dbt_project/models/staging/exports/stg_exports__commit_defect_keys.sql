@@ -17,7 +17,7 @@ keys as (
         lower({{ text('c.sha') }}) as sha,
         k.defect_key
     from commits as c
-        {{ list_to_rows(regexp_matches_all('c.message', defect_key_pattern()), 'k', 'defect_key') }}
+    {{ list_to_rows(regexp_matches_all('c.message', defect_key_pattern()), 'k', 'defect_key') }}
 ),
 
 final as (

@@ -62,7 +62,9 @@ final as (
     select
         coalesce(
             -- nullif: Spark joins no rows into '' (DuckDB: NULL), a pattern matching everywhere
-            '(?i)(' || nullif({{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }}, '') || ')',
+            '(?i)('
+            || nullif({{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }}, '')
+            || ')',
             '[^\s\S]'
         ) as pattern,
         count(distinct name) as names

@@ -13,8 +13,10 @@ with newest_cases as (
 cases as (
     select
         *,
-        case when lower(trim(status)) in ('failed', 'error')
-             then {{ test_failure_text('stack_trace', 'message') }} end as failure_text
+        case
+            when lower(trim(status)) in ('failed', 'error')
+                then {{ test_failure_text('stack_trace', 'message') }}
+        end as failure_text
     from newest_cases
 ),
 
@@ -41,8 +43,9 @@ final as (
         c.executed_at
     from cases as c
     left join vocabulary as env
-        on env.source = c.source_system and env.vocabulary = 'environment'
-        and env.match_key = {{ match_key('c.environment') }}
+        on
+            c.source_system = env.source and env.vocabulary = 'environment'
+            and env.match_key = {{ match_key('c.environment') }}
 )
 
 select * from final

@@ -317,3 +317,48 @@ def test_pulled_jira_pages_and_an_incremental_pull_build_the_marts_of_the_hand_e
     assert all(pulled[mart] for mart in DEFECT_MARTS)
     for mart in DEFECT_MARTS:
         assert pulled[mart] == by_hand[mart], mart
+
+
+def _gh_bug(number: int, updated: str, severity: str, environment: str, closed: bool = False) -> dict:
+    """An issue of release 2.0 whose severity and environment are labels (the policy maps their prefixes)."""
+    labels = ["bug", f"severity: {severity}", f"env: {environment}", "version: 2.0", "team: web", "component: cart"]
+    return {**_issue(number, updated, "closed" if closed else "open"), "labels": [{"name": name} for name in labels],
+            "state_reason": "completed" if closed else None}
+
+
+def test_pulled_github_pages_and_an_incremental_pull_build_the_marts_of_the_hand_export(
+        connection: Connection, tmp_path: Path) -> None:
+    one, two = _gh_bug(1, "2026-11-02T10:00:00Z", "high", "production"), _gh_bug(2, "2026-11-03T09:00:00Z", "low",
+                                                                                   "staging", closed=True)
+    three = _gh_bug(3, "2026-11-04T10:00:00Z", "critical", "production", closed=True)
+    one_closed = _gh_bug(1, "2026-11-06T09:00:00Z", "high", "production", closed=True)  # after the first pull
+    since = f"{FIRST}&since=2026-11-04T10%3A00%3A00Z"
+    with LocalServer() as server:
+        server.script(FIRST, Reply(200, json.dumps([one, two]), {"Link": f'<{server.url}{SECOND}>; rel="next"'}))
+        server.script(SECOND, Reply(200, json.dumps([three])))
+        first = _pull(server, connection, tmp_path, [])
+        server.script(since, Reply(200, json.dumps([three, one_closed])))
+        second = _pull(server, connection, tmp_path, [])
+        seen = [request.path for request in server.received]
+    assert seen == [FIRST, SECOND, since] and (len(first), len(second)) == (2, 1)
+    hand = tmp_path / "hand" / "github"
+    hand.mkdir(parents=True)
+    (hand / "issues.json").write_text(json.dumps([one_closed, two, three]))  # GET .../issues?state=all, saved
+
+    pulled = _defect_marts(tmp_path / "exports", tmp_path / "pulled")
+    by_hand = _defect_marts(tmp_path / "hand", tmp_path / "by_hand")
+    with duckdb.connect(str(tmp_path / "pulled" / "w.duckdb"), read_only=True) as con:
+        defects = con.execute("select defect_id, status, severity, environment, found_in_release, team, component,"
+                              " round(ttr_hours, 4) from marts.fct_defects order by defect_id").fetchall()
+        rates = con.execute("select service, release, pre_release_defects, escaped_defects, round(escape_rate, 4)"
+                            " from marts.release_escape_rate order by all").fetchall()
+    # Created 1 Nov 09:00; closed 6 Nov 09:00 (seen by the incremental pull), 3 Nov 09:00, 4 Nov 10:00:
+    # 120 h, 48 h, 73 h. Labels map severity high S2, low S4, critical S1.
+    assert defects == [("acme/shop#1", "closed", "S2", "production", "2.0", "web", "cart", 120.0),
+                       ("acme/shop#2", "closed", "S4", "staging", "2.0", "web", "cart", 48.0),
+                       ("acme/shop#3", "closed", "S1", "production", "2.0", "web", "cart", 73.0)]
+    # Release 2.0 of shop: #2 found in staging (pre-release), #1 and #3 in production (escaped): 2 / 3.
+    assert rates == [("ALL", "ALL", 1, 2, 0.6667), ("shop", "2.0", 1, 2, 0.6667), ("shop", "ALL", 1, 2, 0.6667)]
+    assert all(pulled[mart] for mart in DEFECT_MARTS)
+    for mart in DEFECT_MARTS:
+        assert pulled[mart] == by_hand[mart], mart

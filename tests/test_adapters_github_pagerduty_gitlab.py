@@ -324,26 +324,20 @@ def _deployment(id_: int, sha: str, finished: str, status: str = "success", env:
                            "pipeline": {"project_id": 1, "web_url": "https://gl.example/g/shop/-/pipelines/9"}}}
 
 
-def test_gitlab_rollback_inference():
+def test_gitlab_adapter_leaves_rollbacks_to_staging():
+    # A, B, A within one file: the adapter keeps GitLab's statuses; stg_exports__deployments infers the
+    # rollback over every file of the build (unit test gitlab_rollbacks_are_inferred_across_files).
     doc = [
         _deployment(1, "aaa", "2024-01-01T10:00:00Z"),
-        _deployment(2, "aaa", "2024-01-01T11:00:00Z", env="staging"),
         _deployment(3, "bbb", "2024-01-02T10:00:00Z"),
-        _deployment(4, "ccc", "2024-01-02T11:00:00Z", status="failed"),  # never ran: changes nothing
-        _deployment(5, "aaa", "2024-01-02T12:00:00+01:00"),  # = 11:00Z, back to aaa: rollback of 3
-        _deployment(6, "bbb", "2024-01-03T10:00:00Z"),  # bbb again: a roll-forward, not a rollback
-        _deployment(7, "bbb", "2024-01-03T11:00:00Z"),  # the same version again
-        _deployment(9, "ddd", "2024-01-04T10:00:00Z"),
-        _deployment(8, "bbb", "2024-01-04T09:00:00Z", status="running"),  # unfinished: ignored
-        _deployment(10, "bbb", "2024-01-04T11:00:00Z"),  # back to bbb (first seen before ddd): rollback of 9
+        _deployment(5, "aaa", "2024-01-02T12:00:00+01:00"),
     ]
     parsed = gitlab.parse(doc, _ctx(gitlab))
-    rows = _by(parsed.tables["deployments"], "deployment_id")
-    assert parsed.notes == ["2 rollbacks inferred"]
-    assert {k: r["rollback_of"] for k, r in rows.items() if r["rollback_of"]} == {"5": "3", "10": "9"}
-    assert {k for k, r in rows.items() if r["status"] == "rolled_back"} == {"3", "9"}
-    assert rows["4"]["status"] == "failed" and rows["2"]["status"] == "succeeded"
-    assert rows["1"]["service"] == "shop"
+    rows = parsed.tables["deployments"]
+    assert parsed.notes == []
+    assert [(r["deployment_id"], r["status"], r["rollback_of"]) for r in rows] == [
+        ("1", "succeeded", None), ("3", "succeeded", None), ("5", "succeeded", None)]
+    assert rows[0]["service"] == "shop"
 
 
 @pytest.mark.parametrize("status, expected", [("SUCCESS", "succeeded"), ("Canceled", "failed")])

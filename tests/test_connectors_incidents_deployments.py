@@ -199,7 +199,7 @@ def test_gitlab_pages_rate_limits_and_incremental(tmp_path: Path, monkeypatch: p
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("GL_TOKEN_TEST", GL_TOKEN)
     waits: list[float] = []
-    # A, B, then A again: a rollback of B that only one file holding all three pages can infer.
+    # A, B, then A again: a rollback of B, whose pages are written as one file.
     d1, d2 = _deployment(1, "aaa111", "2026-11-02T10:30:00.000Z"), _deployment(2, "bbb222", "2026-11-03T10:30:00.000Z")
     d3 = _deployment(3, "aaa111", "2026-11-04T10:30:00.000Z")
     changed = f"{DEPLOYMENTS}&updated_after=2026-11-04T10%3A30%3A00.000Z"
@@ -220,8 +220,9 @@ def test_gitlab_pages_rate_limits_and_incremental(tmp_path: Path, monkeypatch: p
     assert [json.loads(path.read_text()) for path in first + second] == [[d1, d2, d3], [d4]]
     assert all(gitlab_adapter.matches(json.loads(path.read_text())) for path in first + second)
     assert json.loads((tmp_path / "pull-state.json").read_text()) == {"gitlab": "2026-11-05T10:30:00.000Z"}
+    # Raw keeps GitLab's statuses: staging infers the rollback (test_gitlab_rollback_split_across_two_pulls).
     rows = _raw(tmp_path / "exports", tmp_path / "w.duckdb", "deployments", "deployment_id, status, rollback_of")
-    assert rows == [("101", "succeeded", None), ("102", "rolled_back", None), ("103", "succeeded", "102"),
+    assert rows == [("101", "succeeded", None), ("102", "succeeded", None), ("103", "succeeded", None),
                     ("104", "failed", None)]
     written = "".join(path.read_text() for path in [*(tmp_path / "exports").rglob("*"), tmp_path / "pull-state.json"]
                       if path.is_file())
@@ -289,6 +290,9 @@ def _marts(exports: Path, out: Path) -> dict[str, list[tuple]]:
               as_of_text="2026-11-30T00:00:00Z")
     with duckdb.connect(str(out / "w.duckdb"), read_only=True) as con:
         return {
+            "change_failure_rate": con.execute(
+                "select service, week_start::varchar, production_deployments, failed_deployments,"
+                " round(change_failure_rate, 4) from marts.change_failure_rate order by 1, 2 nulls last").fetchall(),
             "incidents": con.execute(
                 "select incident_id, service, environment, acknowledged_at::varchar, resolved_at::varchar, is_open,"
                 " round(tta_hours, 4), round(ttr_hours, 4) from marts.fct_incidents order by incident_id").fetchall(),
@@ -332,3 +336,35 @@ def test_pulled_files_build_the_marts_of_the_hand_export(pd_connection: Connecti
     # fct_deployments without source_file/row: deployment_id is column 0, status 8, rollback_of 11.
     assert [(row[0], row[8], row[11]) for row in pulled["deployments"]] == [
         ("101", "succeeded", None), ("102", "rolled_back", None), ("103", "succeeded", "102")]
+
+
+def test_gitlab_rollback_split_across_two_pulls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GL_TOKEN_TEST", GL_TOKEN)
+    # aaa, bbb, then aaa again a week later: 103 rolls 102 back. The split pull sees 101 and 102 first;
+    # 103 comes only in the next, incremental pull (a second file), as it would after a weekly build.
+    d1, d2 = _deployment(1, "aaa111", "2026-11-02T10:30:00.000Z"), _deployment(2, "bbb222", "2026-11-03T10:30:00.000Z")
+    d3 = _deployment(3, "aaa111", "2026-11-10T10:30:00.000Z")
+    changed = f"{DEPLOYMENTS}&updated_after=2026-11-03T10%3A30%3A00.000Z"
+    split, whole = tmp_path / "split", tmp_path / "whole"
+    with LocalServer() as server:
+        server.script(DEPLOYMENTS, Reply(200, json.dumps([d1, d2]), {"X-Next-Page": ""}))
+        first = _gl_pull(server, split, [])
+        server.script(changed, Reply(200, json.dumps([d3]), {"X-Next-Page": ""}))
+        second = _gl_pull(server, split, [])
+        server.script(DEPLOYMENTS, Reply(200, json.dumps([d1, d2, d3]), {"X-Next-Page": ""}))
+        one = _gl_pull(server, whole, [])
+        seen = [request.path for request in server.received]
+    assert seen == [DEPLOYMENTS, changed, DEPLOYMENTS]
+    assert [len(json.loads(path.read_text())) for path in first + second + one] == [2, 1, 3]
+
+    by_two = _marts(split / "exports", split / "build")
+    by_one = _marts(whole / "exports", whole / "build")
+    # fct_deployments without source_file/row: deployment_id is column 0, status 8, served 9, rollback_of 11.
+    assert [(row[0], row[8], row[9], row[11]) for row in by_two["deployments"]] == [
+        ("101", "succeeded", True, None), ("102", "rolled_back", True, None), ("103", "succeeded", True, "102")]
+    # Change failure rate of shop: week of Mon 2 Nov served 101 and 102, 102 failed (rolled back): 1/2;
+    # week of 9 Nov served 103 and none failed: 0/1; all weeks: 1 failed of 3 served = 0.3333.
+    assert by_two["change_failure_rate"] == [("shop", "2026-11-02", 2, 1, 0.5), ("shop", "2026-11-09", 1, 0, 0.0),
+                                             ("shop", None, 3, 1, 0.3333)]
+    assert by_two["deployments"] == by_one["deployments"]
+    assert by_two["change_failure_rate"] == by_one["change_failure_rate"]

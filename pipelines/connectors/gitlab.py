@@ -1,11 +1,11 @@
 """GitLab deployments: `GET /projects/:id/deployments`, paged by `X-Next-Page`, incremental by `updated_after`.
 
 One pull is written as one JSON array (the endpoint's shape, which the `gitlab deployments json`
-adapter reads), not one file per page: the adapter infers rollbacks within a file, and a rollback
-split across two pages would be missed. Deployments come oldest-updated first (`updated_after`
-needs `order_by=updated_at`); the cursor is the newest `updated_at` seen. The token goes in
-`Authorization: Bearer`, which GitLab accepts for personal, project and group access tokens like
-`PRIVATE-TOKEN`.
+adapter reads), not one file per page, as a hand export is; rollbacks are inferred in staging over
+every file, so neither pages nor pulls need to hold both deployments of one. Deployments come
+oldest-updated first (`updated_after` needs `order_by=updated_at`); the cursor is the newest
+`updated_at` seen. The token goes in `Authorization: Bearer`, which GitLab accepts for personal,
+project and group access tokens like `PRIVATE-TOKEN`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ state: `sources.gitlab.deployment_statuses` says which is which; an
 unfinished deployment (running, blocked, ...) or a status nobody listed is
 emitted with a `_reason`, so the loader quarantines it and says why.
 
-GitLab has no "rolled back" status; rollbacks are inferred within the file
-(`_mark_rollbacks`).
+GitLab has no "rolled back" status. Rollbacks are inferred in staging
+(stg_exports__deployments), over the deployments of every file of the build:
+inferred here, within one file, a rollback whose two deployments came in two
+incremental pulls would be missed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from pipelines.defs.ingest.adapters.base import ParseContext, Parsed, Row
-from pipelines.defs.ingest.adapters.common import instant, pick, readable, resolve
+from pipelines.defs.ingest.adapters.common import pick, readable, resolve
 from pipelines.policy import match_key
 
 NAME = "gitlab deployments json"
@@ -43,10 +45,7 @@ def parse(doc: list[dict[str, Any]], ctx: ParseContext) -> Parsed:
         for canonical, names in ctx.mapping.deployment_statuses.items()
         for name in (canonical, *names)
     }
-    rows = [_deployment(item, ctx, statuses) for item in doc]
-    rolled_back = _mark_rollbacks(rows, ctx.policy.default_timezone)
-    notes = [f"{rolled_back} rollbacks inferred"] if rolled_back else []
-    return Parsed({"deployments": rows}, notes)
+    return Parsed({"deployments": [_deployment(item, ctx, statuses) for item in doc]}, [])
 
 
 def _deployment(item: Mapping[str, Any], ctx: ParseContext, statuses: dict[str, str]) -> Row:
@@ -91,39 +90,3 @@ def _with_project(item: Mapping[str, Any]) -> Mapping[str, Any]:
                 name = project_path.rpartition("/")[2]
                 return {**item, "project": {"name": name, "path_with_namespace": project_path}}
     return item
-
-
-def _mark_rollbacks(rows: list[Row], tz: str) -> int:
-    """Infer rollbacks among the succeeded deployments of each (service, environment); return how many.
-
-    The rule: take the succeeded deployments to one service and environment
-    in order of `finished_at`. A deployment's version is its commit sha (its
-    release when it has no sha). A deployment D is a rollback when its
-    version was already deployed there and its version's first deployment
-    there precedes the first deployment of the version running just before
-    D (the latest succeeded deployment before D). Then D.rollback_of is that
-    previous deployment, whose status becomes `rolled_back`. So A, B, A is a
-    rollback of B, while A, B, A, B (B again) is a roll-forward, not a second
-    rollback; failed deployments in between change nothing (they never ran).
-    """
-    groups: dict[tuple[Any, Any], list[tuple[Any, int, Row]]] = {}
-    for position, row in enumerate(rows):
-        finished = instant(row["finished_at"], tz)
-        if row["status"] == "succeeded" and "_reason" not in row and finished is not None:
-            groups.setdefault((row["service"], row["environment"]), []).append((finished, position, row))
-    count = 0
-    for deployments in groups.values():
-        deployments.sort(key=lambda entry: (entry[0], entry[1]))
-        first_seen: dict[str, int] = {}  # version -> order of its first deployment here
-        previous: Row | None = None
-        for order, (_, _, row) in enumerate(deployments):
-            version = row["commit_sha"] or row["release"] or ""
-            if previous is not None:
-                running = previous["commit_sha"] or previous["release"] or ""
-                if version != running and first_seen.get(version, order) < first_seen[running]:
-                    row["rollback_of"] = previous["deployment_id"]
-                    previous["status"] = "rolled_back"
-                    count += 1
-            first_seen.setdefault(version, order)
-            previous = row
-    return count

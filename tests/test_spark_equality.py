@@ -35,11 +35,13 @@ PUBLIC_SCHEMAS = ["marts", "audit", "history"]
 # When a build ran, and where its files were: never equal between two builds.
 IGNORED = frozenset({"built_at"})
 REL_TOL = 1e-9
-# Issue 14 is half-way: Spark still rejects 15 models (docs/spark.md "Left"), so the Spark demo
-# stops (the fixture's assertion names the models). Strict: once the port lands these pass, and
-# the marker must go. Only that assertion is expected: a missing engine in CI still fails.
+# Issue 14 is not done: the Spark demo builds every model, and gate and the reports read it, but
+# four unit tests fail on Spark (detection_resolution_by_team, escape_coverage_gaps,
+# release_gate, release_gate_findings) and the Spark build lacks marts.deploy_recurrence_correlation
+# (a Python step's table). Strict: once those pass, the marker must go. Only that assertion is
+# expected: a missing engine in CI still fails.
 UNPORTED = pytest.mark.xfail(raises=AssertionError, strict=True,
-                             reason="issue 14: models Spark still rejects (docs/spark.md, Left)")
+                             reason="issue 14: unit tests and a table still differing on Spark (docs/spark.md)")
 SPARK_MISSING = (importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None
                  or (shutil.which("java") is None and not os.environ.get("JAVA_HOME")))
 
@@ -103,7 +105,6 @@ def _readable(outcome: Outcome) -> list[str]:
             *("    " + line for line in outcome.diff_lines())]
 
 
-@UNPORTED
 def test_gate_reads_the_spark_built_warehouse(warehouses):
     _, spark_built = warehouses
 
@@ -123,7 +124,6 @@ def test_gate_reads_the_spark_built_warehouse(warehouses):
     assert "PASS" in passed.stdout
 
 
-@UNPORTED
 def test_a_report_renders_from_the_spark_built_warehouse(warehouses, tmp_path):
     _, spark_built = warehouses
     result = subprocess.run(

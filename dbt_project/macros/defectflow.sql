@@ -223,7 +223,17 @@
     differed in the last digit (docs/metrics.md: identical tables); a decimal sum
     is integer arithmetic. Values are kept to 1e-9. -#}
 {% macro mean(expr) -%}
+    {{ return(adapter.dispatch('mean', 'defectflow')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__mean(expr) -%}
     cast(avg(cast({{ expr }} as decimal(38, 9))) as double)
+{%- endmacro %}
+
+{#- Spark's avg of a decimal is a decimal rounded to 4 more places (14/3 ->
+    4.6666666666667); DuckDB divides the exact sum in floating point, as this does. -#}
+{% macro spark__mean(expr) -%}
+    cast(sum(cast({{ expr }} as decimal(38, 9))) as double) / nullif(count({{ expr }}), 0)
 {%- endmacro %}
 
 {#- Non-empty ('spark') when dbt renders for Spark: for macros that take a

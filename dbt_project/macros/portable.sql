@@ -277,3 +277,38 @@
 {% macro spark__full_match(expr, pattern) -%}
     ({{ expr }} rlike concat('^(?:', {{ pattern }}, ')$'))
 {%- endmacro %}
+
+{#- The last part of a path, after its last '/' (the whole path without one).
+    Not dbt.split_part on Spark: dbt-spark escapes the separator for a regular
+    expression with a backslash the profile's literal strings keep, and splits
+    on nothing. -#}
+{% macro path_file_name(expr) -%}
+    {{ return(adapter.dispatch('path_file_name', 'defectflow')(expr)) }}
+{%- endmacro %}
+
+{% macro duckdb__path_file_name(expr) -%}
+    reverse({{ dbt.split_part('reverse(' ~ expr ~ ')', "'/'", 1) }})
+{%- endmacro %}
+
+{% macro spark__path_file_name(expr) -%}
+    substring_index({{ expr }}, '/', -1)
+{%- endmacro %}
+
+{#- dbt's unit-test fixtures give a list column as text, `[a, b]` (DuckDB casts
+    it from the string); dbt-spark pastes such text into the SQL unquoted.
+    Overrides dbt-spark's safe_cast (the root project's wins) so the same
+    fixtures build `array('a', 'b')` on Spark: the lists here hold ids, text
+    without commas. Everything else as dbt-spark casts it. -#}
+{% macro spark__safe_cast(field, type) -%}
+    {%- set text = field.strip('"').strip("'") if field is string else '' -%}
+    {%- if type.lower().startswith('array') and text.startswith('[') and text.endswith(']') -%}
+        {%- set items = [] -%}
+        {%- for item in text[1:-1].split(',') if item.strip() -%}
+            {%- do items.append("'" ~ item.strip() ~ "'") -%}
+        {%- endfor -%}
+        cast(array({{ items | join(', ') }}) as {{ type }})
+    {%- else -%}
+        {%- set unquoted = type.lower().startswith(('struct', 'array', 'map')) and field is string -%}
+        cast({{ text if unquoted else field }} as {{ type }})
+    {%- endif -%}
+{%- endmacro %}

@@ -158,7 +158,7 @@ release_files as (
         f.release,
         f.file,
         p.first_production_at,
-        reverse({{ dbt.split_part('reverse(f.file)', "'/'", 1) }}) as file_name
+        {{ path_file_name('f.file') }} as file_name
     from escape_files as f
     left join first_production as p
         on f.service = p.service and f.release = p.release
@@ -170,7 +170,7 @@ coverage_files as (
         reported_at,
         file,
         line_coverage,
-        reverse({{ dbt.split_part('reverse(file)', "'/'", 1) }}) as file_name
+        {{ path_file_name('file') }} as file_name
     from coverage
 ),
 

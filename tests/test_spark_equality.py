@@ -36,10 +36,9 @@ PUBLIC_SCHEMAS = ["marts", "audit", "history"]
 IGNORED = frozenset({"built_at"})
 REL_TOL = 1e-9
 # Issue 14 is not done: the Spark demo builds every model, and gate and the reports read it, but
-# four unit tests fail on Spark (detection_resolution_by_team, escape_coverage_gaps,
-# release_gate, release_gate_findings) and the Spark build lacks marts.deploy_recurrence_correlation
-# (a Python step's table). Strict: once those pass, the marker must go. Only that assertion is
-# expected: a missing engine in CI still fails.
+# some unit tests still fail on Spark and the Spark build lacks marts.deploy_recurrence_correlation
+# (a Python step's table, pipelines/defs/correlation.py). Strict: once those pass, the marker must
+# go. Only that assertion is expected: a missing engine in CI still fails.
 UNPORTED = pytest.mark.xfail(raises=AssertionError, strict=True,
                              reason="issue 14: unit tests and a table still differing on Spark (docs/spark.md)")
 SPARK_MISSING = (importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None

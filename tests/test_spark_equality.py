@@ -35,12 +35,6 @@ PUBLIC_SCHEMAS = ["marts", "audit", "history"]
 # When a build ran, and where its files were: never equal between two builds.
 IGNORED = frozenset({"built_at"})
 REL_TOL = 1e-9
-# Issue 14 is not done: the Spark demo builds every model, and gate and the reports read it, but
-# some unit tests still fail on Spark and the Spark build lacks marts.deploy_recurrence_correlation
-# (a Python step's table, pipelines/defs/correlation.py). Strict: once those pass, the marker must
-# go. Only that assertion is expected: a missing engine in CI still fails.
-UNPORTED = pytest.mark.xfail(raises=AssertionError, strict=True,
-                             reason="issue 14: unit tests and a table still differing on Spark (docs/spark.md)")
 SPARK_MISSING = (importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt.adapters.spark") is None
                  or (shutil.which("java") is None and not os.environ.get("JAVA_HOME")))
 
@@ -68,7 +62,6 @@ def warehouses(tmp_path_factory) -> tuple[Path, Path]:
     return _demo(out, "duckdb"), _demo(out, "spark")
 
 
-@UNPORTED
 def test_every_dbt_unit_test_passes_on_spark(warehouses):
     """The unit tests (hand-computed inputs and outputs per model) hold on Spark too: each
     dispatched macro's Spark form is checked by the models' own tests (tests/test_dbt_unit_tests.py
@@ -81,7 +74,6 @@ def test_every_dbt_unit_test_passes_on_spark(warehouses):
     assert {r["unique_id"] for r in results} == declared and len(declared) >= 40
 
 
-@UNPORTED
 def test_every_public_table_is_equal_on_both_engines(warehouses):
     duckdb_built, spark_built = warehouses
     outcomes = compare_warehouses(duckdb_built, spark_built, PUBLIC_SCHEMAS, ignore=IGNORED, show=5,
@@ -102,6 +94,21 @@ def test_every_public_table_is_equal_on_both_engines(warehouses):
 def _readable(outcome: Outcome) -> list[str]:
     return [f"{outcome.rows_before} rows on DuckDB, {outcome.rows_after} on Spark: {outcome.table}",
             *("    " + line for line in outcome.diff_lines())]
+
+
+def test_the_spark_build_publishes_the_same_reports(warehouses):
+    """Every step after the models runs on a Spark build too (correlation, GX checks, reports):
+    the demo's reports folders hold the same pages."""
+    def pages(engine: str) -> list[str]:
+        folder = warehouses[0].parent / f"reports-{engine}"
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.html"))
+
+    assert pages("spark") == pages("duckdb")
+    # the four kinds of report (the demo has 5 releases for post-release, 1 for post-mortem)
+    names = [Path(p).name for p in pages("spark")]
+    assert {"executive_briefing.html", "clusters.html", "index.html"} <= set(names)
+    assert sum(n.startswith("post_release_") for n in names) == 5
+    assert sum(n.startswith("postmortem_") for n in names) == 1
 
 
 def test_gate_reads_the_spark_built_warehouse(warehouses):

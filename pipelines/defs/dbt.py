@@ -12,7 +12,6 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.core.dbt_cli_invocation import DbtCliInvocation
-from dagster_dbt.utils import dagster_name_fn
 
 from pipelines import progress, pseudonyms, spark_engine
 from pipelines.defs.quality import dbt_tests
@@ -94,9 +93,11 @@ def _models_on_spark(warehouse: Warehouse) -> None:
 
 def _spark_outputs(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
     """One output per selected model, parents first (Dagster requires a multi-asset's outputs in
-    dependency order): the models were built on Spark and are in the build copy now."""
+    dependency order): the models were built on Spark and are in the build copy now. An output
+    not yielded would skip every asset downstream (correlation, GX checks, reports)."""
     nodes = dbt_project_manifest()["nodes"]
-    selected = set(context.selected_output_names)
+    translator = Translator()
+    selected = context.selected_asset_keys
     done: set[str] = set()
 
     def visit(unique_id: str) -> Iterator[dg.Output]:
@@ -105,8 +106,10 @@ def _spark_outputs(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         done.add(unique_id)
         for parent in nodes[unique_id]["depends_on"]["nodes"]:
             yield from visit(parent)
-        if (name := dagster_name_fn(nodes[unique_id])) in selected:
-            yield dg.Output(None, output_name=name)
+        if nodes[unique_id]["resource_type"] == "model":
+            key = translator.get_asset_key(nodes[unique_id])
+            if key in selected:
+                yield dg.Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key))
 
     for unique_id in sorted(nodes):
         yield from visit(unique_id)

@@ -48,7 +48,7 @@
 {#- The names pattern, case-insensitive in Unicode as RE2's `(?i)` is (Java's
     `(?i)` alone folds ASCII only). -#}
 {% macro spark__person_pattern() -%}
-    concat('(?u)', (select pattern from {{ ref('stg_exports__person_pattern') }}))
+    concat('(?u)', (select lookahead_pattern from {{ ref('stg_exports__person_pattern') }}))
 {%- endmacro %}
 
 {#- HMAC-SHA256 as DuckDB's person_key computes it: the key file's bytes

@@ -40,6 +40,7 @@ ascii_words as (
 alternatives as (
     select
         name,
+        lower(left(name, 1)) as lead,
         case
             when {{ regexp_contains('name', "'^[ -~]+$'") }} then '\b' || {{ regexp_escape('name') }} || '\b'
             else {{ regexp_escape('name') }}
@@ -48,14 +49,35 @@ alternatives as (
     union
     select
         name,
-        {% set first_word = regexp_escape(list_at('words', 1)) -%}
-        {% set last_word = regexp_escape(list_at('words', -1)) -%}
-        {{ unnest_items([
-            "'\\b' || " ~ first_word ~ " || '[\\s._-]?' || " ~ last_word ~ " || '\\b'",
-            "'\\b' || " ~ last_word ~ " || ',\\s*' || " ~ first_word ~ " || '\\b'",
-        ]) }} as alternative
+        lower(left(name, 1)) as lead,
+        '\b' || {{ regexp_escape(list_at('words', 1)) }} || '[\s._-]?' || {{ regexp_escape(list_at('words', -1)) }}
+        || '\b' as alternative
     from ascii_words
     where {{ list_length('words') }} >= 2
+    union
+    select
+        name,
+        lower(left({{ list_at('words', -1) }}, 1)) as lead,
+        '\b' || {{ regexp_escape(list_at('words', -1)) }} || ',\s*' || {{ regexp_escape(list_at('words', 1)) }}
+        || '\b' as alternative
+    from ascii_words
+    where {{ list_length('words') }} >= 2
+),
+
+-- Java's regular expressions (Spark) try every alternative at every word, RE2
+-- (DuckDB) runs them as one automaton: with thousands of names Spark took
+-- minutes per 100k descriptions. Spark's pattern puts the alternatives of one
+-- first letter behind a look-ahead for it, so a word tries only its letter's
+-- names. The same matches: two alternatives with different first letters never
+-- match at one place, and each letter keeps the longest-first order. RE2 has no
+-- look-ahead, so DuckDB reads `pattern`.
+by_first_letter as (
+    select
+        lead,
+        '(?=' || {{ regexp_escape('lead') }} || ')(?:'
+        || {{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }} || ')' as alternatives
+    from alternatives
+    group by lead
 ),
 
 final as (
@@ -63,12 +85,19 @@ final as (
         coalesce(
             -- nullif: Spark joins no rows into '' (DuckDB: NULL), a pattern matching everywhere
             '(?i)('
-            || nullif({{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }}, '')
+            || nullif({{ ordered_listagg('a.alternative', "'|'", ['-length(a.name)', 'a.name', 'a.alternative']) }}, '')
             || ')',
             '[^\s\S]'
         ) as pattern,
-        count(distinct name) as names
-    from alternatives
+        count(distinct a.name) as names,
+        coalesce(
+            '(?i)(' || nullif(max(l.lookahead_alternatives), '') || ')', '[^\s\S]'
+        ) as lookahead_pattern
+    from alternatives as a
+    cross join (
+        select {{ ordered_listagg('alternatives', "'|'", ['lead']) }} as lookahead_alternatives
+        from by_first_letter
+    ) as l
 )
 
 select * from final

@@ -67,14 +67,16 @@ alternatives as (
 -- Java's regular expressions (Spark) try every alternative at every word, RE2
 -- (DuckDB) runs them as one automaton: with thousands of names Spark took
 -- minutes per 100k descriptions. Spark's pattern puts the alternatives of one
--- first letter behind a look-ahead for it, so a word tries only its letter's
--- names. The same matches: two alternatives with different first letters never
+-- first letter behind a look-ahead for it (and a word boundary when all are
+-- whole words), so a word tries only its letter's names. The same matches: two alternatives with different first letters never
 -- match at one place, and each letter keeps the longest-first order. RE2 has no
 -- look-ahead, so DuckDB reads `pattern`.
 by_first_letter as (
     select
         lead,
-        '(?=' || {{ regexp_escape('lead') }} || ')(?:'
+        -- a letter whose names are all whole words: only a word's start tries it
+        case when min(case when left(alternative, 2) = '\b' then 1 else 0 end) = 1 then '\b' else '' end
+        || '(?=' || {{ regexp_escape('lead') }} || ')(?:'
         || {{ ordered_listagg('alternative', "'|'", ['-length(name)', 'name', 'alternative']) }} || ')' as alternatives
     from alternatives
     group by lead

@@ -68,9 +68,10 @@ alternatives as (
 -- (DuckDB) runs them as one automaton: with thousands of names Spark took
 -- minutes per 100k descriptions. Spark's pattern puts the alternatives of one
 -- first letter behind a look-ahead for it (and a word boundary when all are
--- whole words), so a word tries only its letter's names. The same matches: two alternatives with different first letters never
--- match at one place, and each letter keeps the longest-first order. RE2 has no
--- look-ahead, so DuckDB reads `pattern`.
+-- whole words), so a word tries only its letter's names. The same matches:
+-- two alternatives with different first letters never match at one place, and
+-- each letter keeps the longest-first order. RE2 has no look-ahead, so DuckDB
+-- reads `pattern`.
 by_first_letter as (
     select
         lead,

@@ -167,7 +167,11 @@
 {%- endmacro %}
 
 {% macro set_person_pattern() -%}
+    {%- if adapter is defined -%}
     {{ return(adapter.dispatch('set_person_pattern', 'defectflow')()) }}
+    {%- else -%}
+    {{ duckdb__set_person_pattern() }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro duckdb__set_person_pattern() -%}

@@ -300,13 +300,7 @@ def test_pulled_jira_pages_and_an_incremental_pull_build_the_marts_of_the_hand_e
     (hand / "search.json").write_text(json.dumps({"startAt": 0, "maxResults": 50, "total": 3,
                                                   "issues": [shop1, shop2_fixed, shop3]}))
 
-    pulled = _defect_marts(tmp_path / "exports", tmp_path / "pulled")
-    by_hand = _defect_marts(tmp_path / "hand", tmp_path / "by_hand")
-    with duckdb.connect(str(tmp_path / "pulled" / "w.duckdb"), read_only=True) as con:
-        defects = con.execute("select defect_id, status, severity, environment, found_in_release, team, component,"
-                              " round(ttr_hours, 4) from marts.fct_defects order by defect_id").fetchall()
-        rates = con.execute("select service, release, pre_release_defects, escaped_defects, round(escape_rate, 4)"
-                            " from marts.release_escape_rate order by all").fetchall()
+    defects, rates = _pulled_and_hand_built_alike(tmp_path)
     # Time to resolve, created -> resolved: 24 h; 3 days (fixed after the first pull, seen by the second);
     # 08:00 -> 10:07:31 UTC (11:07:31+01:00) = 7651 s = 2.1253 h. Priorities map High S2, Medium S3, Highest S1.
     assert defects == [("SHOP-1", "resolved", "S2", "production", "1.0", "payments", "checkout", 24.0),
@@ -314,9 +308,22 @@ def test_pulled_jira_pages_and_an_incremental_pull_build_the_marts_of_the_hand_e
                        ("SHOP-3", "resolved", "S1", "production", "1.0", "payments", "checkout", 2.1253)]
     # Release 1.0: SHOP-2 found in staging (pre-release), SHOP-1 and SHOP-3 in production (escaped): 2 / 3.
     assert rates == [("ALL", "ALL", 1, 2, 0.6667), ("SHOP", "1.0", 1, 2, 0.6667), ("SHOP", "ALL", 1, 2, 0.6667)]
+
+
+def _pulled_and_hand_built_alike(tmp_path: Path) -> tuple[list, list]:
+    """Builds the pulled files (tmp_path/exports) and the hand export (tmp_path/hand); every defect
+    mart must be the same (and not empty). Returns the pulled build's defects and escape rates."""
+    pulled = _defect_marts(tmp_path / "exports", tmp_path / "pulled")
+    by_hand = _defect_marts(tmp_path / "hand", tmp_path / "by_hand")
     assert all(pulled[mart] for mart in DEFECT_MARTS)
     for mart in DEFECT_MARTS:
         assert pulled[mart] == by_hand[mart], mart
+    with duckdb.connect(str(tmp_path / "pulled" / "w.duckdb"), read_only=True) as con:
+        defects = con.execute("select defect_id, status, severity, environment, found_in_release, team, component,"
+                              " round(ttr_hours, 4) from marts.fct_defects order by defect_id").fetchall()
+        rates = con.execute("select service, release, pre_release_defects, escaped_defects, round(escape_rate, 4)"
+                            " from marts.release_escape_rate order by all").fetchall()
+    return defects, rates
 
 
 def _gh_bug(number: int, updated: str, severity: str, environment: str, closed: bool = False) -> dict:
@@ -345,13 +352,7 @@ def test_pulled_github_pages_and_an_incremental_pull_build_the_marts_of_the_hand
     hand.mkdir(parents=True)
     (hand / "issues.json").write_text(json.dumps([one_closed, two, three]))  # GET .../issues?state=all, saved
 
-    pulled = _defect_marts(tmp_path / "exports", tmp_path / "pulled")
-    by_hand = _defect_marts(tmp_path / "hand", tmp_path / "by_hand")
-    with duckdb.connect(str(tmp_path / "pulled" / "w.duckdb"), read_only=True) as con:
-        defects = con.execute("select defect_id, status, severity, environment, found_in_release, team, component,"
-                              " round(ttr_hours, 4) from marts.fct_defects order by defect_id").fetchall()
-        rates = con.execute("select service, release, pre_release_defects, escaped_defects, round(escape_rate, 4)"
-                            " from marts.release_escape_rate order by all").fetchall()
+    defects, rates = _pulled_and_hand_built_alike(tmp_path)
     # Created 1 Nov 09:00; closed 6 Nov 09:00 (seen by the incremental pull), 3 Nov 09:00, 4 Nov 10:00:
     # 120 h, 48 h, 73 h. Labels map severity high S2, low S4, critical S1.
     assert defects == [("acme/shop#1", "closed", "S2", "production", "2.0", "web", "cart", 120.0),
@@ -359,6 +360,3 @@ def test_pulled_github_pages_and_an_incremental_pull_build_the_marts_of_the_hand
                        ("acme/shop#3", "closed", "S1", "production", "2.0", "web", "cart", 73.0)]
     # Release 2.0 of shop: #2 found in staging (pre-release), #1 and #3 in production (escaped): 2 / 3.
     assert rates == [("ALL", "ALL", 1, 2, 0.6667), ("shop", "2.0", 1, 2, 0.6667), ("shop", "ALL", 1, 2, 0.6667)]
-    assert all(pulled[mart] for mart in DEFECT_MARTS)
-    for mart in DEFECT_MARTS:
-        assert pulled[mart] == by_hand[mart], mart
